@@ -1,0 +1,3 @@
+"""flake8-cancel: find and fix asyncio cancellation misuse."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,308 @@
+"""gate -> parse -> one pruned traversal -> findings. Used by the flake8 plugin and the CLI alike.
+
+Speed is part of the design:
+- the gate is a text search: a file without ``async`` or without anything a rule could match is
+  never parsed by libcst;
+- the traversal visits statements only, and descends into an expression only where a rule asks
+  (a try body that might await, a handler under analysis), never into a whole module;
+- the facts about a handler (what it catches, its paths, its shield) are computed lazily, once,
+  and shared by every rule;
+- positions are computed only for a module that has findings, and the tree is never copied.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cached_property
+from typing import Iterable, List, Optional, Pattern, Sequence, Tuple, Type, Union
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from flake8_cancel.flow import HandlerPaths, analyze_handler
+from flake8_cancel.names import (
+    Bindings,
+    Catch,
+    Vocabulary,
+    collect_module_bindings,
+    dotted_name,
+    never_returning_functions,
+    record_simple_statement,
+)
+from flake8_cancel.registry import Finding, Rule, all_rules
+from flake8_cancel.settings import Settings
+from flake8_cancel.syntax import (
+    Statement,
+    descendants,
+    has_cancellation_point,
+    small_statements,
+    statements,
+)
+
+TryNode = Union[cst.Try, cst.TryStar]
+ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
+_RUN_CALL = re.compile(r"\brun\(\s*([A-Za-z_]\w*)\s*\(")
+
+
+class UncheckableFile(Exception):
+    """The file cannot be checked; the message says why, for a person."""
+
+
+class ModuleContext:
+    """Facts about the whole module, each computed at most once and only when asked."""
+
+    def __init__(self, module: cst.Module, source: str, settings: Settings) -> None:
+        self.module = module
+        self.source = source
+        self.bindings = collect_module_bindings(module)
+        self.settings = settings
+        self.vocabulary = self.vocabulary_for(self.bindings)
+
+    def vocabulary_for(self, bindings: Bindings) -> Vocabulary:
+        return Vocabulary(
+            bindings,
+            cancelled=self.settings.cancelled_names,
+            never_returning=self.settings.never_returning,
+            local_never_returning=self.local_never_returning,
+            suppressors=self.settings.suppressors,
+        )
+
+    @cached_property
+    def local_never_returning(self) -> frozenset:
+        return never_returning_functions(self.module, self.bindings)
+
+    @cached_property
+    def main_coroutines(self) -> frozenset:
+        """Module-level coroutine functions that this module runs with ``asyncio.run(f(...))``."""
+        candidates = set(_RUN_CALL.findall(self.source))
+        if not candidates:
+            return frozenset()
+        found = set()
+        for node in descendants(self.module, enter_nested_scopes=True):
+            if not (isinstance(node, cst.Call) and node.args):
+                continue
+            coroutine = node.args[0].value
+            if not (
+                isinstance(coroutine, cst.Call)
+                and isinstance(coroutine.func, cst.Name)
+                and coroutine.func.value in candidates
+            ):
+                continue
+            meanings = self.bindings.resolve(node.func)
+            # `import asyncio` inside `def main():` leaves `asyncio` unbound at module level.
+            if not meanings and dotted_name(node.func) == "asyncio.run":
+                meanings = frozenset({"asyncio.run"})
+            if not meanings.isdisjoint(ASYNCIO_RUN):
+                found.add(coroutine.func.value)
+        return frozenset(found)
+
+
+class Scope:
+    """The innermost function (or class, or the module) that statements belong to."""
+
+    __slots__ = ("function", "is_async", "parent", "vocabulary", "_own_bindings")
+
+    def __init__(
+        self,
+        function: Optional[cst.FunctionDef],
+        is_async: bool,
+        parent: Optional["Scope"],
+        vocabulary: Vocabulary,
+    ) -> None:
+        self.function = function
+        self.is_async = is_async
+        self.parent = parent
+        self.vocabulary = vocabulary
+        self._own_bindings = False
+
+    @property
+    def is_module_level_function(self) -> bool:
+        return self.function is not None and self.parent is not None and self.parent.parent is None
+
+    def record_imports(self, statement: Statement, context: ModuleContext) -> None:
+        if not any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in small_statements(statement)):
+            return
+        if not self._own_bindings:
+            # First import in this function: give it bindings of its own, chained to the outer.
+            self.vocabulary = context.vocabulary_for(Bindings(parent=self.vocabulary.bindings))
+            self._own_bindings = True
+        record_simple_statement(statement, self.vocabulary.bindings)
+
+
+class TrySite:
+    """One ``try`` statement in an async scope: what every handler of it shares."""
+
+    def __init__(self, node: TryNode, scope: Scope, context: ModuleContext) -> None:
+        self.node = node
+        self.scope = scope
+        self.context = context
+
+    @cached_property
+    def catches(self) -> List[Catch]:
+        return [self.scope.vocabulary.catch_of(handler.type) for handler in self.node.handlers]
+
+    @cached_property
+    def body_awaits(self) -> bool:
+        return has_cancellation_point(self.node.body)
+
+
+class HandlerSite:
+    """One ``except`` clause, with the facts that the rules ask about it, computed lazily."""
+
+    def __init__(self, try_site: TrySite, index: int) -> None:
+        self.try_site = try_site
+        self.index = index
+        self.node = try_site.node.handlers[index]
+        self.catch = try_site.catches[index]
+
+    @property
+    def is_star(self) -> bool:
+        return isinstance(self.node, cst.ExceptStarHandler)
+
+    @cached_property
+    def shielded(self) -> bool:
+        """An earlier clause of the same try already catches cancellation: this one never sees it."""
+        return any(catch.catches_cancellation for catch in self.try_site.catches[: self.index])
+
+    @cached_property
+    def paths(self) -> HandlerPaths:
+        return analyze_handler(self.node, self.try_site.scope.vocabulary)
+
+    @cached_property
+    def in_main_coroutine(self) -> bool:
+        """In the coroutine that ``asyncio.run`` runs: nobody but the runner awaits it."""
+        scope = self.try_site.scope
+        return (
+            scope.is_module_level_function
+            and scope.function is not None
+            and scope.function.name.value in self.try_site.context.main_coroutines
+        )
+
+    @cached_property
+    def sees_cancellation(self) -> bool:
+        """The task's cancellation can arrive in the try body and reach this clause."""
+        return self.catch.catches_cancellation and not self.shielded and self.try_site.body_awaits
+
+    @cached_property
+    def swallows_cancellation(self) -> bool:
+        """Some path lets a cancellation that reached this clause end here, unsanctioned."""
+        return (
+            self.sees_cancellation
+            and bool(self.paths.swallowing)
+            and not self.in_main_coroutine
+        )
+
+
+class Engine:
+    """The enabled rules, ready to check any number of files with the same settings."""
+
+    def __init__(
+        self, settings: Settings = Settings(), rules: Optional[Iterable[Type[Rule]]] = None
+    ) -> None:
+        self.settings = settings
+        self.rules = [rule() for rule in (all_rules() if rules is None else rules)]
+        self.handler_rules = [r for r in self.rules if type(r).check_handler is not Rule.check_handler]
+        patterns = [type(rule).gate_pattern(settings) for rule in self.rules]
+        self.gate: Optional[Pattern[str]] = re.compile("|".join(patterns)) if patterns else None
+
+    def passes_gate(self, source: str) -> bool:
+        """Can this text hold a finding at all? Every rule needs an async scope."""
+        return self.gate is not None and "async" in source and self.gate.search(source) is not None
+
+    def check(self, source: str) -> List[Finding]:
+        """Findings for one module's text, sorted. Raises UncheckableFile with the reason."""
+        if not self.passes_gate(source):
+            return []
+        module = parse(source)
+        try:
+            return self.check_module(module, source)
+        except RecursionError:
+            raise UncheckableFile("skipped: too deeply nested") from None
+
+    def check_module(self, module: cst.Module, source: str) -> List[Finding]:
+        context = ModuleContext(module, source, self.settings)
+        walker = _Walker(context, self.handler_rules)
+        walker.walk(module.body, Scope(None, False, None, context.vocabulary))
+        if not walker.found:
+            return []
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        findings = []
+        for node, rule in walker.found:
+            start = positions[node].start
+            findings.append(Finding(start.line, start.column, rule.code, rule.message))
+        return sorted(set(findings))
+
+
+def parse(source: str) -> cst.Module:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        raise UncheckableFile(_syntax_error_reason(source, error)) from None
+    except RecursionError:
+        raise UncheckableFile("skipped: too deeply nested") from None
+
+
+def _syntax_error_reason(source: str, error: cst.ParserSyntaxError) -> str:
+    # libcst's native parser often points past the real error; CPython's parser does not.
+    try:
+        ast.parse(source)
+    except SyntaxError as python_error:
+        return f"syntax error at line {python_error.lineno}: {python_error.msg}"
+    except (RecursionError, MemoryError, ValueError):
+        pass
+    return f"syntax error at line {error.raw_line}: {error.message}"
+
+
+class _Walker:
+    """The one traversal: statements only, scope by scope, pruned of everything else."""
+
+    def __init__(self, context: ModuleContext, handler_rules: Sequence[Rule]) -> None:
+        self.context = context
+        self.handler_rules = handler_rules
+        self.found: List[Tuple[cst.CSTNode, Rule]] = []
+
+    def walk(self, block: Sequence[Statement], scope: Scope) -> None:
+        for statement in block:
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                if scope.function is not None:
+                    scope.record_imports(statement, self.context)
+            elif isinstance(statement, cst.FunctionDef):
+                inner = Scope(statement, statement.asynchronous is not None, scope, scope.vocabulary)
+                self.walk(statements(statement.body), inner)
+            elif isinstance(statement, cst.ClassDef):
+                self.walk(statements(statement.body), Scope(None, False, scope, scope.vocabulary))
+            elif isinstance(statement, (cst.Try, cst.TryStar)):
+                if scope.is_async:
+                    self.check_try(TrySite(statement, scope, self.context))
+                self.walk(statements(statement.body), scope)
+                for handler in statement.handlers:
+                    self.walk(statements(handler.body), scope)
+                if statement.orelse is not None:
+                    self.walk(statements(statement.orelse.body), scope)
+                if statement.finalbody is not None:
+                    self.walk(statements(statement.finalbody.body), scope)
+            elif isinstance(statement, cst.If):
+                self.walk(statements(statement.body), scope)
+                if statement.orelse is not None:
+                    self.walk([statement.orelse] if isinstance(statement.orelse, cst.If)
+                              else statements(statement.orelse.body), scope)
+            elif isinstance(statement, (cst.For, cst.While)):
+                self.walk(statements(statement.body), scope)
+                if statement.orelse is not None:
+                    self.walk(statements(statement.orelse.body), scope)
+            elif isinstance(statement, cst.With):
+                self.walk(statements(statement.body), scope)
+            elif isinstance(statement, cst.Match):
+                for case in statement.cases:
+                    self.walk(statements(case.body), scope)
+
+    def check_try(self, try_site: TrySite) -> None:
+        if not self.handler_rules:
+            return
+        for index, handler in enumerate(try_site.node.handlers):
+            site = HandlerSite(try_site, index)
+            for rule in self.handler_rules:
+                if rule.check_handler(site):
+                    self.found.append((handler, rule))
+

@@ -1,0 +1,440 @@
+"""Does every path through an ``except`` handler re-raise?
+
+The analysis walks the handler's statements once, carrying the set of *states* in which control
+can reach the current point. A state is one boolean: is this path *sanctioned*, i.e. has it called
+``<task>.uncancel()`` or is it reached only when a ``<task>.cancelling()`` check was false. Two
+states at most, so loops reach their fixed point in two rounds and nothing is exponential.
+
+Every way out of the handler is a :class:`PathEnd`: it falls off the end, returns, leaves an
+enclosing loop (``break``/``continue``), re-raises the caught exception (bare ``raise``,
+``raise <bound name>``, a call that never returns), raises a new ``CancelledError``, or raises
+something else. It is exact over ``if``/``elif``/``else``, ``match``, nested ``try`` (a raise that
+an inner handler certainly catches does not leave; a ``finally`` that cannot complete replaces
+every path through its ``try``), loops (``while True`` without ``break`` never falls through; other
+loops may run zero times) and ``with`` (which suppresses only when it is ``contextlib.suppress`` or
+a configured suppressor).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
+
+import libcst as cst
+
+from flake8_cancel.names import Catch, Vocabulary, dotted_name
+from flake8_cancel.syntax import Statement, calls_method, small_statements, statements
+
+
+class Exit(enum.Enum):
+    FALLTHROUGH = "falls off the end"
+    RETURN = "returns"
+    BREAK = "breaks out of a loop"
+    CONTINUE = "continues a loop"
+    RERAISE = "re-raises"
+    NEVER_RETURNS = "calls a function that never returns"
+    RAISE_NEW_CANCELLED = "raises a new CancelledError"
+    RAISE_OTHER = "raises another exception"
+
+
+SWALLOWING_EXITS = frozenset({Exit.FALLTHROUGH, Exit.RETURN, Exit.BREAK, Exit.CONTINUE})
+PROPAGATING_EXITS = frozenset({Exit.RERAISE, Exit.NEVER_RETURNS, Exit.RAISE_NEW_CANCELLED})
+RAISING_EXITS = PROPAGATING_EXITS | {Exit.RAISE_OTHER}
+
+Handler = Union[cst.ExceptHandler, cst.ExceptStarHandler]
+
+
+class PathEnd:
+    """One way out of the handler: how, whether sanctioned, and the statement that ends it."""
+
+    __slots__ = ("exit", "sanctioned", "node")
+
+    def __init__(self, exit: Exit, sanctioned: bool, node: Optional[cst.CSTNode]) -> None:
+        self.exit = exit
+        self.sanctioned = sanctioned
+        self.node = node  # None when the path falls off the end
+
+    def _key(self) -> Tuple[Exit, bool, int]:
+        return (self.exit, self.sanctioned, id(self.node))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PathEnd) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"PathEnd({self.exit.name}, sanctioned={self.sanctioned})"
+
+
+class HandlerPaths:
+    """The ways out of one handler, and the questions the rules ask of them."""
+
+    def __init__(self, ends: Iterable[PathEnd]) -> None:
+        self.ends: FrozenSet[PathEnd] = frozenset(ends)
+
+    @property
+    def exits(self) -> FrozenSet[Exit]:
+        return frozenset(end.exit for end in self.ends)
+
+    @property
+    def swallowing(self) -> List[PathEnd]:
+        """Paths that complete without propagating, and are not sanctioned suppression."""
+        return [e for e in self.ends if e.exit in SWALLOWING_EXITS and not e.sanctioned]
+
+    @property
+    def reraises(self) -> bool:
+        """Some path lets the cancellation propagate."""
+        return any(end.exit in PROPAGATING_EXITS for end in self.ends)
+
+    @property
+    def raises_other(self) -> bool:
+        return any(end.exit is Exit.RAISE_OTHER for end in self.ends)
+
+    @property
+    def every_path_reraises(self) -> bool:
+        return all(end.exit in PROPAGATING_EXITS for end in self.ends)
+
+
+class _Flow:
+    """What a block does: states that complete it, paths that leave the handler, loop jumps."""
+
+    __slots__ = ("fall", "ends", "breaks", "continues")
+
+    def __init__(self, fall: Optional[Set[bool]] = None) -> None:
+        self.fall: Set[bool] = set() if fall is None else fall
+        self.ends: Set[PathEnd] = set()
+        self.breaks: Set[bool] = set()
+        self.continues: Set[bool] = set()
+
+    def merge(self, other: "_Flow") -> None:
+        self.fall |= other.fall
+        self.ends |= other.ends
+        self.breaks |= other.breaks
+        self.continues |= other.continues
+
+    def reached_states(self) -> Set[bool]:
+        return self.fall | {end.sanctioned for end in self.ends} | self.breaks | self.continues
+
+
+# What a bare `raise` (key None) or `raise <name>` means at this point of the handler.
+RaiseMeanings = Dict[Optional[str], Exit]
+
+
+def analyze_handler(handler: Handler, vocabulary: Vocabulary) -> HandlerPaths:
+    meanings: RaiseMeanings = {None: Exit.RERAISE}
+    if handler.name is not None and isinstance(handler.name.name, cst.Name):
+        meanings[handler.name.name.value] = Exit.RERAISE
+    flow = _Analyzer(vocabulary).block(statements(handler.body), {False}, 0, meanings)
+    ends = set(flow.ends)
+    ends.update(PathEnd(Exit.FALLTHROUGH, state, None) for state in flow.fall)
+    return HandlerPaths(ends)
+
+
+class _Analyzer:
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+
+    def block(
+        self, block: Sequence[Statement], states: Set[bool], loops: int, meanings: RaiseMeanings
+    ) -> _Flow:
+        """``loops`` counts the loops entered inside the handler: a jump at 0 leaves it."""
+        result = _Flow()
+        current = set(states)
+        for statement in block:
+            if not current:
+                break  # the rest is unreachable
+            flow = self.statement(statement, current, loops, meanings)
+            result.ends |= flow.ends
+            result.breaks |= flow.breaks
+            result.continues |= flow.continues
+            current = flow.fall
+        result.fall = current
+        return result
+
+    def statement(
+        self, statement: Statement, states: Set[bool], loops: int, meanings: RaiseMeanings
+    ) -> _Flow:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            return self.simple(small_statements(statement), states, loops, meanings)
+        if isinstance(statement, cst.If):
+            return self.if_(statement, states, loops, meanings)
+        if isinstance(statement, (cst.For, cst.While)):
+            return self.loop(statement, states, loops, meanings)
+        if isinstance(statement, (cst.Try, cst.TryStar)):
+            return self.try_(statement, states, loops, meanings)
+        if isinstance(statement, cst.With):
+            return self.with_(statement, states, loops, meanings)
+        if isinstance(statement, cst.Match):
+            return self.match(statement, states, loops, meanings)
+        return _Flow(set(states))  # def, class: defining runs nothing
+
+    # -- simple statements ---------------------------------------------------------------------
+    def simple(
+        self,
+        smalls: Sequence[cst.BaseSmallStatement],
+        states: Set[bool],
+        loops: int,
+        meanings: RaiseMeanings,
+    ) -> _Flow:
+        result = _Flow()
+        current = set(states)
+        for small in smalls:
+            if calls_method(small, "uncancel"):
+                current = {True}
+            exit: Optional[Exit] = None
+            if isinstance(small, cst.Raise):
+                exit = self.raise_exit(small, meanings)
+            elif isinstance(small, cst.Return):
+                exit = Exit.RETURN
+            elif isinstance(small, (cst.Break, cst.Continue)):
+                if loops:
+                    jumps = result.breaks if isinstance(small, cst.Break) else result.continues
+                    jumps |= current
+                    return result
+                exit = Exit.BREAK if isinstance(small, cst.Break) else Exit.CONTINUE
+            elif isinstance(small, cst.Expr) and self.vocabulary.is_never_returning_call(
+                small.value
+            ):
+                exit = Exit.NEVER_RETURNS
+            if exit is not None:
+                result.ends.update(PathEnd(exit, state, small) for state in current)
+                return result
+        result.fall = current
+        return result
+
+    def raise_exit(self, node: cst.Raise, meanings: RaiseMeanings) -> Exit:
+        raised = node.exc
+        if raised is None:
+            return meanings[None]
+        if isinstance(raised, cst.Name) and raised.value in meanings:
+            return meanings[raised.value]
+        target = raised.func if isinstance(raised, cst.Call) else raised
+        if self.vocabulary.is_cancelled_error(target):
+            return Exit.RAISE_NEW_CANCELLED
+        return Exit.RAISE_OTHER
+
+    # -- branches --------------------------------------------------------------------------------
+    def if_(self, node: cst.If, states: Set[bool], loops: int, meanings: RaiseMeanings) -> _Flow:
+        if calls_method(node.test, "uncancel"):
+            states = {True}
+        then_states, else_states = states, states
+        if true_means_not_cancelling(node.test):
+            then_states = {True}
+        if false_means_not_cancelling(node.test):
+            else_states = {True}
+        result = self.block(statements(node.body), then_states, loops, meanings)
+        if node.orelse is None:
+            result.fall |= else_states
+        elif isinstance(node.orelse, cst.If):
+            result.merge(self.if_(node.orelse, else_states, loops, meanings))
+        else:
+            result.merge(self.block(statements(node.orelse.body), else_states, loops, meanings))
+        return result
+
+    def match(
+        self, node: cst.Match, states: Set[bool], loops: int, meanings: RaiseMeanings
+    ) -> _Flow:
+        result = _Flow()
+        exhaustive = False
+        for case in node.cases:
+            result.merge(self.block(statements(case.body), states, loops, meanings))
+            if case.guard is None and _irrefutable(case.pattern):
+                exhaustive = True
+                break  # later cases are unreachable
+        if not exhaustive:
+            result.fall |= states
+        return result
+
+    # -- loops -----------------------------------------------------------------------------------
+    def loop(
+        self,
+        node: Union[cst.For, cst.While],
+        states: Set[bool],
+        loops: int,
+        meanings: RaiseMeanings,
+    ) -> _Flow:
+        endless = isinstance(node, cst.While) and _always_true(node.test)
+        entry = set(states)
+        while True:  # at most two rounds: the state set only grows, and has two members
+            body = self.block(statements(node.body), entry, loops + 1, meanings)
+            grown = entry | body.fall | body.continues
+            if grown == entry:
+                break
+            entry = grown
+        result = _Flow()
+        result.ends = body.ends
+        finished = set() if endless else entry  # the condition turned false, or nothing to iterate
+        if node.orelse is not None and finished:
+            result.merge(self.block(statements(node.orelse.body), finished, loops, meanings))
+        else:
+            result.fall |= finished
+        result.fall |= body.breaks
+        return result
+
+    # -- try -------------------------------------------------------------------------------------
+    def try_(
+        self,
+        node: Union[cst.Try, cst.TryStar],
+        states: Set[bool],
+        loops: int,
+        meanings: RaiseMeanings,
+    ) -> _Flow:
+        body = self.block(statements(node.body), states, loops, meanings)
+        # Any statement of the body may raise, so each handler may start in any state seen there.
+        handler_entry = set(states) | body.reached_states()
+        catches = [self.vocabulary.catch_of(handler.type) for handler in node.handlers]
+
+        result = _Flow()
+        result.breaks = body.breaks
+        result.continues = body.continues
+        handled_names = {
+            dotted_name(single)
+            for handler in node.handlers
+            for single in self.vocabulary.bindings.exception_types(handler.type)
+        }
+        result.ends = {
+            end
+            for end in body.ends
+            if not _certainly_caught(end.exit, catches)
+            and not (end.exit is Exit.RAISE_OTHER and _raised_name(end.node) in handled_names)
+        }
+        for handler, catch in zip(node.handlers, catches):
+            inner = dict(meanings)
+            # A bare raise in an inner handler re-raises the inner exception, not ours.
+            inner_raise = Exit.RERAISE if catch.catches_cancellation else Exit.RAISE_OTHER
+            inner[None] = inner_raise
+            if handler.name is not None and isinstance(handler.name.name, cst.Name):
+                inner[handler.name.name.value] = inner_raise
+            result.merge(self.block(statements(handler.body), handler_entry, loops, inner))
+        if node.orelse is not None:
+            result.merge(self.block(statements(node.orelse.body), body.fall, loops, meanings))
+        else:
+            result.fall |= body.fall
+
+        if node.finalbody is None:
+            return result
+        final = self.block(statements(node.finalbody.body), result.reached_states(), loops, meanings)
+        if not final.fall:
+            # The finally block never completes: whatever was in flight is replaced by its exits.
+            return final
+        result.ends |= final.ends
+        result.breaks |= final.breaks
+        result.continues |= final.continues
+        return result
+
+    # -- with ------------------------------------------------------------------------------------
+    def with_(self, node: cst.With, states: Set[bool], loops: int, meanings: RaiseMeanings) -> _Flow:
+        result = self.block(statements(node.body), states, loops, meanings)
+        suppressed = self.vocabulary.suppression_of(node)
+        if suppressed is None:
+            return result
+        kept = set()
+        for end in result.ends:
+            if end.exit in RAISING_EXITS and _possibly_caught(end.exit, suppressed):
+                result.fall.add(end.sanctioned)
+                if _certainly_caught(end.exit, [suppressed]):
+                    continue
+            kept.add(end)
+        result.ends = kept
+        return result
+
+
+def _certainly_caught(exit: Exit, catches: Sequence[Catch]) -> bool:
+    if exit not in RAISING_EXITS:
+        return False
+    for catch in catches:
+        if catch.catches_everything:
+            return True
+        if exit in (Exit.RERAISE, Exit.RAISE_NEW_CANCELLED) and catch.cancelled:
+            return True
+        if exit is Exit.RAISE_OTHER and catch.exception:
+            return True
+    return False
+
+
+def _raised_name(node: Optional[cst.CSTNode]) -> Optional[str]:
+    """``pkg.Error`` for ``raise pkg.Error(...)`` or ``raise pkg.Error``."""
+    if not isinstance(node, cst.Raise) or node.exc is None:
+        return None
+    raised = node.exc.func if isinstance(node.exc, cst.Call) else node.exc
+    return dotted_name(raised)
+
+
+def _possibly_caught(exit: Exit, catch: Catch) -> bool:
+    if exit is Exit.RAISE_OTHER:
+        return True  # an unknown exception may match any suppressed type
+    return _certainly_caught(exit, [catch])
+
+
+def _always_true(test: cst.BaseExpression) -> bool:
+    if isinstance(test, cst.Name):
+        return test.value == "True"
+    if isinstance(test, cst.Integer):
+        return test.evaluated_value != 0
+    return False
+
+
+def _irrefutable(pattern: cst.MatchPattern) -> bool:
+    if isinstance(pattern, cst.MatchAs):
+        return pattern.pattern is None or _irrefutable(pattern.pattern)
+    if isinstance(pattern, cst.MatchOr):
+        return any(_irrefutable(element.pattern) for element in pattern.patterns)
+    return False
+
+
+# -- the cancelling() guard ----------------------------------------------------------------------
+def _is_cancelling_call(node: cst.BaseExpression) -> bool:
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "cancelling"
+    )
+
+
+def _compares_cancelling(node: cst.BaseExpression) -> Optional[bool]:
+    """For ``<task>.cancelling() OP N``: True when the comparison is true exactly while
+    cancelling (``> 0``, ``!= 0``, ``>= 1``), False when true exactly while not cancelling
+    (``== 0``, ``< 1``, ``<= 0``), None otherwise."""
+    if not (isinstance(node, cst.Comparison) and len(node.comparisons) == 1):
+        return None
+    if not _is_cancelling_call(node.left):
+        return None
+    target = node.comparisons[0]
+    if not isinstance(target.comparator, cst.Integer):
+        return None
+    value = target.comparator.evaluated_value
+    operator = type(target.operator)
+    if (operator, value) in ((cst.GreaterThan, 0), (cst.NotEqual, 0), (cst.GreaterThanEqual, 1)):
+        return True
+    if (operator, value) in ((cst.Equal, 0), (cst.LessThan, 1), (cst.LessThanEqual, 0)):
+        return False
+    return None
+
+
+def false_means_not_cancelling(test: cst.BaseExpression) -> bool:
+    """When ``test`` is false, is the task known not to be cancelling?
+
+    ``task and task.cancelling()`` counts: when it is false there is either no task to cancel or
+    no cancellation pending.
+    """
+    if _is_cancelling_call(test) or _compares_cancelling(test) is True:
+        return True
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return true_means_not_cancelling(test.expression)
+    if isinstance(test, cst.BooleanOperation):
+        return false_means_not_cancelling(test.left) or false_means_not_cancelling(test.right)
+    return False
+
+
+def true_means_not_cancelling(test: cst.BaseExpression) -> bool:
+    """When ``test`` is true, is the task known not to be cancelling?"""
+    if _compares_cancelling(test) is False:
+        return True
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return false_means_not_cancelling(test.expression)
+    if isinstance(test, cst.BooleanOperation):
+        if isinstance(test.operator, cst.And):
+            return true_means_not_cancelling(test.left) or true_means_not_cancelling(test.right)
+        return true_means_not_cancelling(test.left) and true_means_not_cancelling(test.right)
+    return False

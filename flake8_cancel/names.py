@@ -1,0 +1,322 @@
+"""What each name means in a module, resolved from its imports and simple aliases.
+
+A name is never guessed from its last attribute: ``foo.CancelledError`` is asyncio's only when
+``foo`` is bound to ``asyncio`` (or ``asyncio.exceptions``) by an import. A name can have several
+meanings at once (``try: from asyncio import timeout`` / ``except ImportError: from async_timeout
+import timeout``), so resolution returns every qualified name it may stand for.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from flake8_cancel.syntax import Statement, small_statements, statements
+
+QualifiedNames = FrozenSet[str]
+NOTHING: QualifiedNames = frozenset()
+
+CANCELLED_ERROR: QualifiedNames = frozenset(
+    {"asyncio.CancelledError", "asyncio.exceptions.CancelledError"}
+)
+BASE_EXCEPTION = "builtins.BaseException"
+NORETURN_ANNOTATIONS: QualifiedNames = frozenset(
+    {
+        "typing.NoReturn",
+        "typing.Never",
+        "typing_extensions.NoReturn",
+        "typing_extensions.Never",
+    }
+)
+NEVER_RETURNING_FUNCTIONS: QualifiedNames = frozenset({"sys.exit", "os._exit", "os.abort"})
+SUPPRESSORS: QualifiedNames = frozenset({"contextlib.suppress"})
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+# What `from MODULE import *` is known to bind; enough for the names the rules care about.
+_STAR_EXPORTS: Dict[str, FrozenSet[str]] = {
+    "asyncio": frozenset(
+        {"CancelledError", "TimeoutError", "run", "wait_for", "timeout", "timeout_at", "shield"}
+    ),
+    "asyncio.exceptions": frozenset({"CancelledError", "TimeoutError"}),
+    "concurrent.futures": frozenset({"CancelledError", "TimeoutError"}),
+    "contextlib": frozenset({"suppress"}),
+}
+
+
+def dotted_name(node: cst.BaseExpression) -> Optional[str]:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+def _import_target(node: cst.BaseExpression) -> str:
+    # Import and ImportFrom module names are always Name/Attribute chains.
+    name = dotted_name(node)
+    assert name is not None
+    return name
+
+
+class Bindings:
+    """Names bound in one scope: imports, and module-level aliases of other names."""
+
+    def __init__(self, parent: Optional["Bindings"] = None) -> None:
+        self.parent = parent
+        self._names: Dict[str, QualifiedNames] = {}
+        self._tuples: Dict[str, Tuple[cst.BaseExpression, ...]] = {}
+        self._star_modules: Tuple[str, ...] = ()
+
+    # -- recording ---------------------------------------------------------------------------
+    def _bind(self, name: str, meanings: QualifiedNames, fallback: bool) -> None:
+        if fallback and name in self._names:
+            # `except ImportError: from backport import X` must not hide the primary import.
+            self._names[name] = self._names[name] | meanings
+        else:
+            self._names[name] = meanings
+
+    def add_import(self, node: cst.CSTNode, fallback: bool = False) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = _import_target(alias.name)
+                if alias.asname is not None:
+                    local = dotted_name(alias.asname.name)  # type: ignore[arg-type]
+                    if local is not None:
+                        self._bind(local, frozenset({full}), fallback)
+                else:
+                    top = full.split(".", 1)[0]
+                    self._bind(top, frozenset({top}), fallback)
+        elif isinstance(node, cst.ImportFrom):
+            if node.relative or node.module is None:
+                return  # a relative import is this project's own code: unknown meaning
+            module = _import_target(node.module)
+            if isinstance(node.names, cst.ImportStar):
+                self._star_modules += (module,)
+                return
+            for alias in node.names:
+                imported = _import_target(alias.name)
+                local = imported
+                if alias.asname is not None:
+                    local = dotted_name(alias.asname.name) or imported  # type: ignore[arg-type]
+                self._bind(local, frozenset({f"{module}.{imported}"}), fallback)
+
+    def add_alias(self, name: str, value: cst.BaseExpression) -> None:
+        """Record ``name = value`` when value is a dotted name or a tuple of them."""
+        if isinstance(value, cst.Tuple):
+            self._tuples[name] = tuple(element.value for element in value.elements)
+            return
+        meanings = self.resolve(value)
+        if meanings:
+            self._names[name] = meanings
+
+    # -- lookup ------------------------------------------------------------------------------
+    def _lookup(self, name: str) -> Optional[QualifiedNames]:
+        scope: Optional[Bindings] = self
+        while scope is not None:
+            if name in scope._names:
+                return scope._names[name]
+            scope = scope.parent
+        return None
+
+    def _star_meaning(self, name: str) -> QualifiedNames:
+        scope: Optional[Bindings] = self
+        while scope is not None:
+            for module in scope._star_modules:
+                if name in _STAR_EXPORTS.get(module, ()):
+                    return frozenset({f"{module}.{name}"})
+            scope = scope.parent
+        return NOTHING
+
+    def tuple_alias(self, name: str) -> Optional[Tuple[cst.BaseExpression, ...]]:
+        scope: Optional[Bindings] = self
+        while scope is not None:
+            if name in scope._tuples:
+                return scope._tuples[name]
+            scope = scope.parent
+        return None
+
+    def resolve(self, node: cst.BaseExpression) -> QualifiedNames:
+        """Every qualified name that ``node`` (a Name or Attribute chain) may stand for."""
+        if isinstance(node, cst.Name):
+            found = self._lookup(node.value)
+            if found is not None:
+                return found
+            star = self._star_meaning(node.value)
+            if star:
+                return star
+            if node.value in _BUILTIN_NAMES:
+                return frozenset({f"builtins.{node.value}"})
+            return NOTHING
+        if isinstance(node, cst.Attribute):
+            bases = self.resolve(node.value)
+            return frozenset(f"{base}.{node.attr.value}" for base in bases)
+        return NOTHING
+
+    def resolves_to(self, node: cst.BaseExpression, wanted: Iterable[str]) -> bool:
+        return not self.resolve(node).isdisjoint(wanted)
+
+    def exception_types(self, node: Optional[cst.BaseExpression]) -> Iterator[cst.BaseExpression]:
+        """The individual exception expressions of an ``except`` clause's type, tuples expanded."""
+        if node is None:
+            return
+        if isinstance(node, cst.Tuple):
+            for element in node.elements:
+                yield from self.exception_types(element.value)
+            return
+        if isinstance(node, cst.Name):
+            aliased = self.tuple_alias(node.value)
+            if aliased is not None and self._lookup(node.value) is None:
+                for element in aliased:
+                    yield from self.exception_types(element)
+                return
+        yield node
+
+
+def collect_module_bindings(module: cst.Module) -> Bindings:
+    """Imports and aliases at module level, including inside module-level if/try blocks."""
+    bindings = Bindings()
+    _collect_block(module.body, bindings, fallback=False)
+    return bindings
+
+
+def _collect_block(block: Sequence[Statement], bindings: Bindings, fallback: bool) -> None:
+    for statement in block:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            record_simple_statement(statement, bindings, fallback)
+        elif isinstance(statement, (cst.Try, cst.TryStar)):
+            _collect_block(statements(statement.body), bindings, fallback)
+            for handler in statement.handlers:
+                _collect_block(statements(handler.body), bindings, fallback=True)
+            if statement.orelse is not None:
+                _collect_block(statements(statement.orelse.body), bindings, fallback)
+        elif isinstance(statement, cst.If):
+            _collect_block(statements(statement.body), bindings, fallback)
+            branch = statement.orelse
+            # The second branch of a version check is an alternative, not a replacement.
+            while branch is not None:
+                _collect_block(statements(branch.body), bindings, fallback=True)
+                branch = branch.orelse if isinstance(branch, cst.If) else None
+
+
+def record_simple_statement(
+    line: Statement, bindings: Bindings, fallback: bool = False
+) -> None:
+    for small in small_statements(line):
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            bindings.add_import(small, fallback)
+        elif (
+            isinstance(small, cst.Assign)
+            and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+            and isinstance(small.value, (cst.Name, cst.Attribute, cst.Tuple))
+        ):
+            bindings.add_alias(small.targets[0].target.value, small.value)
+
+
+class Catch:
+    """What an ``except`` clause (or a ``suppress(...)`` call) catches, as far as the rules care."""
+
+    __slots__ = ("bare", "base_exception", "cancelled", "exception")
+
+    def __init__(
+        self,
+        bare: bool = False,
+        base_exception: bool = False,
+        cancelled: bool = False,
+        exception: bool = False,
+    ) -> None:
+        self.bare = bare
+        self.base_exception = base_exception
+        self.cancelled = cancelled  # names the cancellation exception explicitly
+        self.exception = exception  # builtins.Exception
+
+    @property
+    def catches_everything(self) -> bool:
+        return self.bare or self.base_exception
+
+    @property
+    def catches_cancellation(self) -> bool:
+        return self.bare or self.base_exception or self.cancelled
+
+    def __repr__(self) -> str:
+        flags = [name for name in self.__slots__ if getattr(self, name)]
+        return f"Catch({', '.join(flags)})"
+
+
+class Vocabulary:
+    """A module's bindings plus the configured names: what the rules ask of a name."""
+
+    def __init__(
+        self,
+        bindings: Bindings,
+        cancelled: QualifiedNames = CANCELLED_ERROR,
+        never_returning: QualifiedNames = NEVER_RETURNING_FUNCTIONS,
+        local_never_returning: FrozenSet[str] = frozenset(),
+        suppressors: QualifiedNames = SUPPRESSORS,
+    ) -> None:
+        self.bindings = bindings
+        self.cancelled = cancelled
+        self.never_returning = never_returning
+        self.local_never_returning = local_never_returning
+        self.suppressors = suppressors
+
+    def catch_of(self, exception_type: Optional[cst.BaseExpression]) -> Catch:
+        if exception_type is None:
+            return Catch(bare=True)
+        return self._catch_of_types(self.bindings.exception_types(exception_type))
+
+    def suppression_of(self, node: cst.With) -> Optional[Catch]:
+        """What the suppressing context managers of this ``with`` swallow, or None."""
+        suppressed: List[cst.BaseExpression] = []
+        found = False
+        for item in node.items:
+            call = item.item
+            if isinstance(call, cst.Call) and self.bindings.resolves_to(call.func, self.suppressors):
+                found = True
+                for argument in call.args:
+                    suppressed.extend(self.bindings.exception_types(argument.value))
+        return self._catch_of_types(suppressed) if found else None
+
+    def _catch_of_types(self, types: Iterable[cst.BaseExpression]) -> Catch:
+        catch = Catch()
+        for single in types:
+            meanings = self.bindings.resolve(single)
+            if BASE_EXCEPTION in meanings:
+                catch.base_exception = True
+            if "builtins.Exception" in meanings:
+                catch.exception = True
+            if not meanings.isdisjoint(self.cancelled):
+                catch.cancelled = True
+        return catch
+
+    def is_cancelled_error(self, node: cst.BaseExpression) -> bool:
+        return self.bindings.resolves_to(node, self.cancelled)
+
+    def is_never_returning_call(self, node: cst.BaseExpression) -> bool:
+        if isinstance(node, cst.Await):
+            node = node.expression
+        if not isinstance(node, cst.Call):
+            return False
+        func = node.func
+        if isinstance(func, cst.Name) and func.value in self.local_never_returning:
+            return True
+        return self.bindings.resolves_to(func, self.never_returning)
+
+
+def never_returning_functions(module: cst.Module, bindings: Bindings) -> FrozenSet[str]:
+    """Module-level functions annotated ``-> NoReturn`` or ``-> Never``."""
+    found = set()
+    for statement in module.body:
+        if isinstance(statement, cst.FunctionDef) and statement.returns is not None:
+            annotation = statement.returns.annotation
+            if isinstance(annotation, cst.SimpleString):
+                text = annotation.evaluated_value
+                if isinstance(text, str) and text.rsplit(".", 1)[-1] in ("NoReturn", "Never"):
+                    found.add(statement.name.value)
+            elif bindings.resolves_to(annotation, NORETURN_ANNOTATIONS):
+                found.add(statement.name.value)
+    return frozenset(found)

@@ -1,0 +1,111 @@
+"""Rules, their codes, defaults and docs: the single source for flake8, the CLI and the README.
+
+A rule is a small class in ``flake8_cancel/rules/``: its docstring is its documentation (ruff's
+headings), its class attributes say what it is, and its ``check_*`` hooks say when it fires. The
+engine calls each hook from one traversal; a rule never sees flake8 or the command line.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import TYPE_CHECKING, ClassVar, Dict, Iterable, List, NamedTuple, Type, TypeVar
+
+if TYPE_CHECKING:
+    from flake8_cancel.engine import HandlerSite
+    from flake8_cancel.settings import Settings
+
+DOC_HEADINGS = (
+    "What it does",
+    "Why is this bad?",
+    "Example",
+    "Use instead",
+    "Fix safety",
+    "Known problems",
+)
+
+
+class Finding(NamedTuple):
+    line: int  # 1-based
+    column: int  # 0-based, as flake8 plugins report it
+    code: str
+    message: str
+
+    @property
+    def text(self) -> str:
+        """What flake8 shows after the position: the code, then the message."""
+        return f"{self.code} {self.message}"
+
+
+class Rule:
+    code: ClassVar[str]
+    slug: ClassVar[str]
+    message: ClassVar[str]
+    default_enabled: ClassVar[bool] = True
+    # How safe this rule's fix is by RULES.md: "safe", "unsafe", "sometimes" (safe in the cases
+    # the doc names) or "none". The fixer that applies it is not part of 0.1.
+    fix: ClassVar[str] = "none"
+    # What the finding's column points at, e.g. the ``except`` keyword.
+    anchor: ClassVar[str] = "except"
+    # A regular expression that any file able to break this rule must match: the cheap gate.
+    gate: ClassVar[str]
+
+    @classmethod
+    def doc(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def gate_pattern(cls, settings: "Settings") -> str:
+        return cls.gate
+
+    def check_handler(self, site: "HandlerSite") -> bool:
+        """Is this ``except`` clause a finding of this rule?"""
+        return False
+
+
+RULES: Dict[str, Type[Rule]] = {}
+R = TypeVar("R", bound=Type[Rule])
+_CODE = re.compile(r"CAN[12]\d\d")
+
+
+def register(rule: R) -> R:
+    if not _CODE.fullmatch(rule.code):
+        raise ValueError(f"{rule.__name__}: bad code {rule.code!r}")
+    if rule.code in RULES:
+        raise ValueError(f"{rule.code} registered twice")
+    RULES[rule.code] = rule
+    return rule
+
+
+def all_rules() -> List[Type[Rule]]:
+    import flake8_cancel.rules  # noqa: F401  (registers every rule)
+
+    return [RULES[code] for code in sorted(RULES)]
+
+
+def rule_for(code: str) -> Type[Rule]:
+    all_rules()
+    return RULES[code.upper()]
+
+
+def doc_section(doc: str, heading: str) -> str:
+    """The text under ``## heading`` in a rule doc, up to the next heading."""
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", doc, re.S | re.M)
+    return match.group(1).strip() if match else ""
+
+
+def doc_code_blocks(doc: str, heading: str) -> List[str]:
+    return re.findall(r"```python\n(.*?)```", doc_section(doc, heading), re.S)
+
+
+def rules_table(rules: Iterable[Type[Rule]]) -> str:
+    """The Markdown table of rules for the README."""
+    lines = [
+        "| Code | Name | Default | What it finds |",
+        "|---|---|---|---|",
+    ]
+    for rule in rules:
+        summary = doc_section(rule.doc(), "What it does").split("\n\n")[0].replace("\n", " ")
+        default = "on" if rule.default_enabled else "off"
+        lines.append(f"| {rule.code} | {rule.slug} | {default} | {summary} |")
+    return "\n".join(lines)

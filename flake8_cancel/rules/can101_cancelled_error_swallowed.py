@@ -1,0 +1,87 @@
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.registry import Rule, register
+
+
+@register
+class CancelledErrorSwallowed(Rule):
+    """
+    ## What it does
+    Checks for `except asyncio.CancelledError:` handlers in async code that never re-raise the
+    cancellation: every path through the handler falls off its end, returns, or leaves a loop.
+
+    ## Why is this bad?
+    `Task.cancel()` works by raising `CancelledError` at the task's current `await`. A handler
+    that swallows it makes the task carry on as if nothing happened: `asyncio.timeout()` and
+    `wait_for` no longer time out, `TaskGroup` cannot stop its children, and `asyncio.run` hangs on
+    shutdown. On Python 3.11+ the task's `cancelling()` count also stays raised, which breaks the
+    next `timeout()` or `TaskGroup` the task enters.
+
+    Any spelling counts: `asyncio.CancelledError`, `asyncio.exceptions.CancelledError`, an
+    imported or aliased name, a tuple containing it, and `except*`. Names are resolved from the
+    module's imports, so `concurrent.futures.CancelledError` (a different class) is not reported
+    here.
+
+    ## Example
+    ```python
+    import asyncio
+
+
+    async def consume(queue):
+        try:
+            item = await queue.get()
+        except asyncio.CancelledError:
+            print("consumer stopped")
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+
+    async def consume(queue):
+        try:
+            item = await queue.get()
+        except asyncio.CancelledError:
+            print("consumer stopped")
+            raise
+    ```
+
+    ## Fix safety
+    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
+    Appending a bare `raise` is safe when every swallowing path falls off the end of the handler:
+    it only lets the cancellation continue. A handler that swallows with `return`, `break` or
+    `continue` gets no fix, because where to re-raise is a decision for a person.
+
+    ## Not reported
+    - handlers whose `try` body has no `await`, `async for` or `async with`: the task's
+      cancellation cannot arrive there (for example `fut.result()` in a done-callback);
+    - code in a sync `def`, a `lambda` or a class body nested in a coroutine;
+    - deliberate suppression: a path that calls `<task>.uncancel()`, or that runs only when
+      `<task>.cancelling()` is false;
+    - handlers in the main coroutine that the same module passes to `asyncio.run()`;
+    - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`.
+
+    ## Known problems
+    A task's top-level coroutine that ends quietly on cancellation (`except CancelledError:
+    return`) is reported: awaiting that task then returns normally instead of raising, and a caller
+    that awaits the coroutine directly loses its own cancellation. If the swallowing is
+    deliberate, call `asyncio.current_task().uncancel()` (3.11+) to say so, or add `# noqa: CAN101`.
+    """
+
+    code = "CAN101"
+    slug = "cancelled-error-swallowed"
+    message = "CancelledError is swallowed; re-raise it with bare 'raise' after cleanup"
+    fix = "sometimes"
+    gate = r"CancelledError"
+
+    @classmethod
+    def gate_pattern(cls, settings):
+        extra = [name.rsplit(".", 1)[-1] for name in settings.extra_cancelled_names]
+        return "|".join([cls.gate, *extra])
+
+    def check_handler(self, site: HandlerSite) -> bool:
+        return (
+            site.catch.cancelled
+            and site.swallows_cancellation
+            and not site.paths.reraises
+        )

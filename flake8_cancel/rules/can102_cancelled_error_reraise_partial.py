@@ -1,0 +1,66 @@
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.registry import Rule, register
+from flake8_cancel.rules.can101_cancelled_error_swallowed import CancelledErrorSwallowed
+
+
+@register
+class CancelledErrorReraisePartial(Rule):
+    """
+    ## What it does
+    Checks for `except asyncio.CancelledError:` handlers in async code that re-raise the
+    cancellation on some paths but swallow it on others.
+
+    ## Why is this bad?
+    The path that swallows has the same effect as never re-raising (see CAN101): the task goes on
+    running after `cancel()`, timeouts do not fire and shutdown hangs, but only sometimes, which
+    makes the bug hard to reproduce. Paths are followed exactly through `if`/`elif`/`else`,
+    `match`, nested `try`/`finally`, loops, `return`, `break` and `continue`.
+
+    ## Example
+    ```python
+    import asyncio
+
+
+    async def fetch(session, url, retry):
+        try:
+            return await session.get(url)
+        except asyncio.CancelledError:
+            if retry:
+                return None
+            raise
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+
+    async def fetch(session, url, retry):
+        try:
+            return await session.get(url)
+        except asyncio.CancelledError:
+            raise
+    ```
+
+    If a path must really end the cancellation, make it explicit: check
+    `asyncio.current_task().cancelling()` and re-raise when it is non-zero, or call
+    `asyncio.current_task().uncancel()` on that path (3.11+).
+
+    ## Fix safety
+    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
+    As for CAN101: a bare `raise` is appended when every swallowing path falls off the end of the
+    handler; a swallowing `return`, `break` or `continue` gets no fix.
+
+    ## Known problems
+    The same as CAN101.
+    """
+
+    code = "CAN102"
+    slug = "cancelled-error-reraise-partial"
+    message = "CancelledError is re-raised on some paths only; re-raise it on every path"
+    fix = "sometimes"
+    gate = CancelledErrorSwallowed.gate
+    gate_pattern = CancelledErrorSwallowed.gate_pattern
+
+    def check_handler(self, site: HandlerSite) -> bool:
+        return site.catch.cancelled and site.swallows_cancellation and site.paths.reraises

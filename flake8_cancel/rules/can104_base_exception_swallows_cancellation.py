@@ -1,0 +1,68 @@
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.registry import Rule, register
+
+
+@register
+class BaseExceptionSwallowsCancellation(Rule):
+    """
+    ## What it does
+    Checks for `except BaseException:` (alone or in a tuple) around an `await` in async code, when
+    some path through the handler does not re-raise.
+
+    ## Why is this bad?
+    `asyncio.CancelledError` derives from `BaseException` since Python 3.8, so this clause catches
+    the task's cancellation and, on a path that does not re-raise, ends it: `Task.cancel()`,
+    `asyncio.timeout()` and `TaskGroup` stop working and shutdown can hang. `except Exception`
+    does not have this problem.
+
+    ## Example
+    ```python
+    import logging
+
+
+    async def poll(device):
+        try:
+            await device.update()
+        except BaseException:
+            logging.exception("update failed")
+    ```
+
+    ## Use instead
+    ```python
+    import logging
+
+
+    async def poll(device):
+        try:
+            await device.update()
+        except Exception:
+            logging.exception("update failed")
+    ```
+
+    ## Fix safety
+    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
+    Safe: the fix inserts `except asyncio.CancelledError: raise` right before the clause (using the
+    module's own name for it, or adding `import asyncio`). Everything else the clause caught stays
+    caught.
+
+    ## Not reported
+    The same exclusions as CAN101. A clause that also names `CancelledError` explicitly, such as
+    `except (BaseException, asyncio.CancelledError):`, is reported as CAN101 or CAN102 instead.
+
+    ## Known problems
+    None known.
+    """
+
+    code = "CAN104"
+    slug = "base-exception-swallows-cancellation"
+    message = "'except BaseException' around an await swallows cancellation; re-raise it or catch Exception"
+    fix = "safe"
+    gate = r"BaseException"
+
+    def check_handler(self, site: HandlerSite) -> bool:
+        return (
+            site.catch.base_exception
+            and not site.catch.cancelled
+            and not site.catch.bare
+            and site.swallows_cancellation
+        )

@@ -1,0 +1,105 @@
+"""Small helpers over libcst trees, shared by the analyses.
+
+``descendants`` walks dataclass fields directly instead of ``CSTNode.children`` (which runs a
+visitor per node); it is only used on the small subtrees the rules inspect, never a whole module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Iterator, List, Sequence, Tuple, Type, Union
+
+import libcst as cst
+
+Statement = Union[cst.BaseStatement, cst.SimpleStatementSuite]
+NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+_CHILD_FIELDS: Dict[Type[cst.CSTNode], Tuple[str, ...]] = {}
+# Whitespace, comments and tokens never hold an expression the rules look for.
+_SKIPPED_FIELD_PREFIXES = ("whitespace", "leading_lines", "lines_after", "lpar", "rpar", "comma")
+
+
+def statements(suite: cst.BaseSuite) -> Sequence[Statement]:
+    """The statements of an indented block; a one-line suite (``if x: pass``) is one statement."""
+    if isinstance(suite, cst.IndentedBlock):
+        return suite.body
+    return [suite]  # type: ignore[list-item]
+
+
+def small_statements(statement: Statement) -> Sequence[cst.BaseSmallStatement]:
+    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return statement.body
+    return ()
+
+
+def _child_fields(node_type: Type[cst.CSTNode]) -> Tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(node_type)
+    if fields is None:
+        fields = tuple(
+            field.name
+            for field in dataclasses.fields(node_type)
+            if not field.name.startswith(_SKIPPED_FIELD_PREFIXES)
+        )
+        _CHILD_FIELDS[node_type] = fields
+    return fields
+
+
+def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
+
+def descendants(node: cst.CSTNode, enter_nested_scopes: bool = False) -> Iterator[cst.CSTNode]:
+    """Every node below ``node`` (not ``node`` itself), depth first.
+
+    Unless asked, a nested ``def``, ``lambda`` or ``class`` is yielded but not entered: what is
+    inside it runs in another scope, at another time.
+    """
+    stack: List[cst.CSTNode] = list(children(node))
+    stack.reverse()
+    while stack:
+        current = stack.pop()
+        yield current
+        if not enter_nested_scopes and isinstance(current, NESTED_SCOPES):
+            continue
+        grandchildren = list(children(current))
+        grandchildren.reverse()
+        stack.extend(grandchildren)
+
+
+def has_cancellation_point(suite: cst.CSTNode) -> bool:
+    """Does this code await, outside nested scopes? (``await``, ``async for``, ``async with``)
+
+    An ``await`` inside a generator expression only builds an async generator; it does not
+    suspend the current task, so it is not a cancellation point here.
+    """
+    stack: List[cst.CSTNode] = list(children(suite))
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Await):
+            return True
+        # An async comprehension runs in place (generator expressions are skipped below).
+        if isinstance(current, (cst.For, cst.With, cst.CompFor)) and current.asynchronous:
+            return True
+        if isinstance(current, NESTED_SCOPES) or isinstance(current, cst.GeneratorExp):
+            continue
+        stack.extend(children(current))
+    return False
+
+
+def calls_method(node: cst.CSTNode, method: str) -> bool:
+    """Does ``node`` contain a call ``<anything>.method(...)`` outside nested scopes?"""
+    for current in (node, *descendants(node)):
+        if (
+            isinstance(current, cst.Call)
+            and isinstance(current.func, cst.Attribute)
+            and current.func.attr.value == method
+        ):
+            return True
+    return False

@@ -1,0 +1,116 @@
+"""The command line, driven as a user drives it: in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SWALLOW = (
+    "import asyncio\n\n\nasync def f():\n    try:\n        await asyncio.sleep(1)\n"
+    "    except asyncio.CancelledError:\n        pass\n"
+)
+BARE = "async def g(c):\n    try:\n        await c.x()\n    except:\n        pass\n"
+CLEAN = "async def h(c):\n    await c.x()\n"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flake8_cancel", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "swallow.py").write_text(SWALLOW)
+    (tmp_path / "pkg" / "bare.py").write_text(BARE)
+    (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
+    for skipped in (".git", ".tox", "build", "dist", "__pycache__", "node_modules", "env"):
+        (tmp_path / skipped).mkdir()
+        (tmp_path / skipped / "hidden.py").write_text(SWALLOW)
+    (tmp_path / "env" / "pyvenv.cfg").write_text("home = /usr\n")
+    return tmp_path
+
+
+def test_default_is_the_current_directory_and_skips_tool_directories(project):
+    done = run(cwd=project)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "./pkg/bare.py:4:5: CAN103 bare 'except:' around an await swallows cancellation; "
+        "re-raise CancelledError first",
+        "./pkg/swallow.py:7:5: CAN101 CancelledError is swallowed; re-raise it with bare "
+        "'raise' after cleanup",
+    ]
+
+
+def test_clean_file_exits_zero(project):
+    done = run("pkg/clean.py", cwd=project)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_select_ignore_and_extend_select_take_prefixes(project):
+    assert "CAN103" not in run("--select=CAN101", "pkg", cwd=project).stdout
+    assert "CAN101" in run("--select=CAN101", "pkg", cwd=project).stdout
+    ignored = run("--ignore=CAN10", "pkg", cwd=project)
+    assert (ignored.returncode, ignored.stdout) == (0, "")
+    assert "CAN103" in run("--select=CAN101", "--extend-select=CAN103", "pkg", cwd=project).stdout
+
+
+def test_unknown_code_is_a_usage_error(project):
+    done = run("--select=XYZ1", "pkg", cwd=project)
+    assert done.returncode == 2
+    assert "XYZ1" in done.stderr
+
+
+def test_missing_path_is_named_and_the_others_are_still_checked(project):
+    done = run("pkg/swallow.py", "no/such/file.py", cwd=project)
+    assert done.returncode == 2
+    assert "CAN101" in done.stdout
+    assert "no/such/file.py: error: no such file or directory" in done.stderr
+
+
+def test_syntax_error_and_bad_encoding_name_the_file_and_reason(project):
+    (project / "broken.py").write_text("async def f(:\n    try:\n        await x\n    except:\n        pass\n")
+    (project / "latin.py").write_bytes(b"async def f():\n    x = '\xff'\n    await x\n")
+    done = run("broken.py", "latin.py", "pkg/swallow.py", cwd=project)
+    assert done.returncode == 2
+    assert "broken.py: error: syntax error at line 1" in done.stderr
+    assert "latin.py: error: cannot decode as UTF-8" in done.stderr
+    assert "CAN101" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_noqa_and_file_level_noqa(project):
+    (project / "noqa.py").write_text(SWALLOW.replace("CancelledError:", "CancelledError:  # noqa"))
+    (project / "filenoqa.py").write_text("# flake8: noqa\n" + SWALLOW)
+    done = run("noqa.py", "filenoqa.py", cwd=project)
+    assert (done.returncode, done.stdout) == (0, "")
+
+
+def test_parallel_and_serial_runs_agree(tmp_path):
+    for index in range(40):
+        (tmp_path / f"m{index:02}.py").write_text(SWALLOW if index % 3 else BARE)
+    serial = run("--jobs=1", ".", cwd=tmp_path)
+    parallel = run("--jobs=2", ".", cwd=tmp_path)
+    assert serial.returncode == parallel.returncode == 1
+    assert serial.stdout == parallel.stdout
+    assert len(serial.stdout.splitlines()) == 40
+
+
+def test_explain_prints_the_rule_doc(tmp_path):
+    done = run("--explain", "can101", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.startswith("CAN101 (cancelled-error-swallowed)")
+    assert "## Use instead" in done.stdout
+    unknown = run("--explain", "CAN999", cwd=tmp_path)
+    assert unknown.returncode == 2 and "unknown rule" in unknown.stderr
+
+
+def test_console_script_and_module_are_the_same_program(tmp_path):
+    script = Path(sys.executable).with_name("flake8-cancel")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stdout.strip() == run("--version", cwd=tmp_path).stdout.strip()

@@ -1,0 +1,84 @@
+"""Every fixture, through the real flake8 and the real CLI: exact findings, and both agree."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fixture_tools import FIXTURES, ROOT, expected_findings, fixture_files, run_tools
+from flake8_cancel.registry import rule_for
+
+FILES = fixture_files()
+
+
+@pytest.fixture(scope="module")
+def reported():
+    return run_tools(ROOT, FILES)
+
+
+def _relative(path: Path) -> str:
+    return str(path.resolve().relative_to(ROOT))
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_flake8_reports_exactly_the_annotations(path, reported):
+    expected = expected_findings(path.read_text(encoding="utf-8"))
+    got = {(line, code) for _, line, _, code in reported["flake8"][_relative(path)]}
+    assert got == expected
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_cli_agrees_with_flake8(path, reported):
+    key = _relative(path)
+    assert sorted(reported["cli"][key]) == sorted(reported["flake8"][key])
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_column_points_at_the_rule_anchor(path, reported):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for _, line, column, code in reported["flake8"][_relative(path)]:
+        assert lines[line - 1][column - 1:].startswith(rule_for(code).anchor), (line, code)
+
+
+def test_every_code_has_a_firing_fixture():
+    from flake8_cancel.registry import all_rules
+
+    annotated = set()
+    for path in FILES:
+        annotated |= {code for _, code in expected_findings(path.read_text(encoding="utf-8"))}
+    assert {rule.code for rule in all_rules()} <= annotated
+
+
+@pytest.mark.parametrize("marker", ["# noqa: {codes}", "# noqa", "# NOQA:{codes}"])
+def test_noqa_variants_are_silent(tmp_path, marker):
+    """Each `# error: CODES` annotation turned into a noqa comment silences that finding."""
+    copies = []
+    replaced = 0
+    for path in FILES:
+        text = path.read_text(encoding="utf-8")
+        text, count = re.subn(
+            r"# error: (CAN\d+(?:\s*,\s*CAN\d+)*)",
+            lambda m: marker.format(codes=m.group(1).replace(" ", "")),
+            text,
+        )
+        replaced += count
+        copy = tmp_path / path.name
+        copy.write_text(text, encoding="utf-8")
+        copies.append(copy)
+    assert replaced > 20
+    results = run_tools(tmp_path, copies)
+    assert dict(results["flake8"]) == {}
+    assert dict(results["cli"]) == {}
+
+
+def test_noqa_for_another_code_does_not_silence(tmp_path):
+    source = (FIXTURES / "CAN101.py").read_text(encoding="utf-8")
+    copy = tmp_path / "other_code.py"
+    copy.write_text(source.replace("# error: CAN101", "# noqa: CAN103"), encoding="utf-8")
+    expected = {(line, "CAN101") for line, _ in expected_findings(source)}
+    results = run_tools(tmp_path, [copy])
+    for tool in ("flake8", "cli"):
+        assert {(line, code) for _, line, _, code in results[tool]["other_code.py"]} == expected
