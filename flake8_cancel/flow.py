@@ -186,7 +186,9 @@ class _Analyzer:
             if isinstance(small, cst.Raise):
                 exit = self.raise_exit(small, meanings)
             elif isinstance(small, cst.Return):
-                exit = Exit.RETURN
+                returned = small.value
+                never = returned is not None and self.vocabulary.is_never_returning_call(returned)
+                exit = Exit.NEVER_RETURNS if never else Exit.RETURN
             elif isinstance(small, (cst.Break, cst.Continue)):
                 if loops:
                     jumps = result.breaks if isinstance(small, cst.Break) else result.continues
@@ -207,6 +209,12 @@ class _Analyzer:
         raised = node.exc
         if raised is None:
             return meanings[None]
+        if (  # `raise exc.with_traceback(tb)` raises the same instance
+            isinstance(raised, cst.Call)
+            and isinstance(raised.func, cst.Attribute)
+            and raised.func.attr.value == "with_traceback"
+        ):
+            raised = raised.func.value
         if isinstance(raised, cst.Name) and raised.value in meanings:
             return meanings[raised.value]
         target = raised.func if isinstance(raised, cst.Call) else raised
@@ -288,17 +296,8 @@ class _Analyzer:
         result = _Flow()
         result.breaks = body.breaks
         result.continues = body.continues
-        handled_names = {
-            dotted_name(single)
-            for handler in node.handlers
-            for single in self.vocabulary.bindings.exception_types(handler.type)
-        }
-        result.ends = {
-            end
-            for end in body.ends
-            if not _certainly_caught(end.exit, catches)
-            and not (end.exit is Exit.RAISE_OTHER and _raised_name(end.node) in handled_names)
-        }
+        handled = self.named_types(handler.type for handler in node.handlers)
+        result.ends = {end for end in body.ends if not _certainly_caught(end, catches, handled)}
         for handler, catch in zip(node.handlers, catches):
             inner = dict(meanings)
             # A bare raise in an inner handler re-raises the inner exception, not ours.
@@ -314,43 +313,78 @@ class _Analyzer:
 
         if node.finalbody is None:
             return result
-        final = self.block(statements(node.finalbody.body), result.reached_states(), loops, meanings)
-        if not final.fall:
-            # The finally block never completes: whatever was in flight is replaced by its exits.
-            return final
-        result.ends |= final.ends
-        result.breaks |= final.breaks
-        result.continues |= final.continues
+        return self.finally_(statements(node.finalbody.body), result, loops, meanings)
+
+    def finally_(
+        self, block: Sequence[Statement], through: _Flow, loops: int, meanings: RaiseMeanings
+    ) -> _Flow:
+        """Every path through the try runs the finally block, which may change its state (an
+        ``uncancel()``, a ``cancelling()`` guard) or end it (a raise, a return)."""
+        result = _Flow()
+        after: Dict[bool, Set[bool]] = {}
+        for state in through.reached_states():
+            final = self.block(block, {state}, loops, meanings)
+            result.ends |= final.ends
+            result.breaks |= final.breaks
+            result.continues |= final.continues
+            after[state] = final.fall  # empty: the finally block replaces what was in flight
+        for state in through.fall:
+            result.fall |= after[state]
+        for end in through.ends:
+            result.ends.update(PathEnd(end.exit, new, end.node) for new in after[end.sanctioned])
+        for state in through.breaks:
+            result.breaks |= after[state]
+        for state in through.continues:
+            result.continues |= after[state]
         return result
 
     # -- with ------------------------------------------------------------------------------------
     def with_(self, node: cst.With, states: Set[bool], loops: int, meanings: RaiseMeanings) -> _Flow:
         result = self.block(statements(node.body), states, loops, meanings)
-        suppressed = self.vocabulary.suppression_of(node)
-        if suppressed is None:
+        suppression = self.vocabulary.suppression_of(node)
+        if suppression is None:
             return result
+        suppressed, arguments = suppression
+        handled = self.named_types(arguments)
         kept = set()
         for end in result.ends:
             if end.exit in RAISING_EXITS and _possibly_caught(end.exit, suppressed):
                 result.fall.add(end.sanctioned)
-                if _certainly_caught(end.exit, [suppressed]):
+                if _certainly_caught(end, [suppressed], handled):
                     continue
             kept.add(end)
         result.ends = kept
         return result
 
+    def named_types(self, types: Iterable[Optional[cst.BaseExpression]]) -> Set[str]:
+        """The dotted names of the exception types in ``except`` clauses or suppress() calls."""
+        names = set()
+        for written in types:
+            for single in self.vocabulary.bindings.exception_types(written):
+                name = dotted_name(single)
+                if name is not None:
+                    names.add(name)
+        return names
 
-def _certainly_caught(exit: Exit, catches: Sequence[Catch]) -> bool:
+
+def _certainly_caught(end: PathEnd, catches: Sequence[Catch], handled: Set[str]) -> bool:
+    exit = end.exit
     if exit not in RAISING_EXITS:
         return False
+    if exit is Exit.RAISE_OTHER and _raised_name(end.node) in handled:
+        return True
     for catch in catches:
         if catch.catches_everything:
             return True
         if exit in (Exit.RERAISE, Exit.RAISE_NEW_CANCELLED) and catch.cancelled:
             return True
         if exit is Exit.RAISE_OTHER and catch.exception:
-            return True
+            return _raised_name(end.node) not in _NOT_EXCEPTIONS
     return False
+
+
+# Raised by name, these escape `except Exception`.
+_NOT_EXCEPTIONS = frozenset({"BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit"})
 
 
 def _raised_name(node: Optional[cst.CSTNode]) -> Optional[str]:
@@ -364,7 +398,9 @@ def _raised_name(node: Optional[cst.CSTNode]) -> Optional[str]:
 def _possibly_caught(exit: Exit, catch: Catch) -> bool:
     if exit is Exit.RAISE_OTHER:
         return True  # an unknown exception may match any suppressed type
-    return _certainly_caught(exit, [catch])
+    if exit in (Exit.RERAISE, Exit.RAISE_NEW_CANCELLED):
+        return catch.catches_cancellation
+    return catch.catches_everything
 
 
 def _always_true(test: cst.BaseExpression) -> bool:
@@ -423,8 +459,44 @@ def false_means_not_cancelling(test: cst.BaseExpression) -> bool:
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         return true_means_not_cancelling(test.expression)
     if isinstance(test, cst.BooleanOperation):
-        return false_means_not_cancelling(test.left) or false_means_not_cancelling(test.right)
+        if isinstance(test.operator, cst.Or):
+            return false_means_not_cancelling(test.left) or false_means_not_cancelling(test.right)
+        # `task and task.cancelling()` is false when there is no task or nothing is pending;
+        # `flag and task.cancelling()` is false whenever flag is, cancelling or not.
+        for check, other in ((test.right, test.left), (test.left, test.right)):
+            if false_means_not_cancelling(check) and _checks_task_presence(other, check):
+                return True
     return False
+
+
+def _cancelling_receiver(test: cst.BaseExpression) -> Optional[str]:
+    while isinstance(test, cst.UnaryOperation):
+        test = test.expression
+    if isinstance(test, cst.Comparison):
+        test = test.left
+    if _is_cancelling_call(test):
+        return dotted_name(test.func.value)  # type: ignore[union-attr]
+    return None
+
+
+def _checks_task_presence(check: cst.BaseExpression, cancelling_test: cst.BaseExpression) -> bool:
+    """``task``, ``(task := ...)`` or ``task is not None``, for the task whose cancelling() is read."""
+    receiver = _cancelling_receiver(cancelling_test)
+    if receiver is None:
+        return False
+    if isinstance(check, cst.NamedExpr):
+        check = check.target
+    if (
+        isinstance(check, cst.Comparison)
+        and len(check.comparisons) == 1
+        and isinstance(check.comparisons[0].operator, cst.IsNot)
+        and isinstance(check.comparisons[0].comparator, cst.Name)
+        and check.comparisons[0].comparator.value == "None"
+    ):
+        check = check.left
+        if isinstance(check, cst.NamedExpr):
+            check = check.target
+    return dotted_name(check) == receiver
 
 
 def true_means_not_cancelling(test: cst.BaseExpression) -> bool:

@@ -269,8 +269,11 @@ class Vocabulary:
             return Catch(bare=True)
         return self._catch_of_types(self.bindings.exception_types(exception_type))
 
-    def suppression_of(self, node: cst.With) -> Optional[Catch]:
-        """What the suppressing context managers of this ``with`` swallow, or None."""
+    def suppression_of(
+        self, node: cst.With
+    ) -> Optional[Tuple[Catch, List[cst.BaseExpression]]]:
+        """What the suppressing context managers of this ``with`` swallow (and the exception
+        expressions they name), or None when nothing there suppresses."""
         suppressed: List[cst.BaseExpression] = []
         found = False
         for item in node.items:
@@ -279,7 +282,7 @@ class Vocabulary:
                 found = True
                 for argument in call.args:
                     suppressed.extend(self.bindings.exception_types(argument.value))
-        return self._catch_of_types(suppressed) if found else None
+        return (self._catch_of_types(suppressed), suppressed) if found else None
 
     def _catch_of_types(self, types: Iterable[cst.BaseExpression]) -> Catch:
         catch = Catch()
