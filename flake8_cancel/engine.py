@@ -26,7 +26,6 @@ from flake8_cancel.names import (
     Catch,
     Vocabulary,
     collect_module_bindings,
-    dotted_name,
     never_returning_functions,
     record_simple_statement,
 )
@@ -34,7 +33,9 @@ from flake8_cancel.registry import Finding, Rule, all_rules
 from flake8_cancel.settings import Settings
 from flake8_cancel.syntax import (
     Statement,
+    awaited_names,
     descendants,
+    dotted_name,
     has_cancellation_point,
     small_statements,
     statements,
@@ -180,6 +181,62 @@ class HandlerSite:
         )
 
     @cached_property
+    def awaits_cancelled_child(self) -> bool:
+        """The child-cancel idiom: ``t.cancel()`` earlier in the function, then a try body that
+        only awaits ``t`` (the same name or attribute chain), optionally under a timeout block.
+        The handler then expects ``t``'s cancellation; CAN110 (opt-in) reports what it risks."""
+        awaited = awaited_names(self.try_site.node.body, self.try_site.scope.vocabulary)
+        function = self.try_site.scope.function
+        if not awaited or function is None:
+            return False
+        cancelled = set()
+        for node in descendants(function):  # in source order
+            if node is self.node:
+                break
+            if (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "cancel"
+            ):
+                cancelled.add(dotted_name(node.func.value))
+        return awaited <= cancelled
+
+    @cached_property
+    def defers_reraise(self) -> bool:
+        """The handler keeps the exception (``errors.append(exc)``, ``error = exc``) and the
+        function raises what it kept (``raise error``, ``raise errors[0]``): nothing is lost."""
+        if self.node.name is None or not isinstance(self.node.name.name, cst.Name):
+            return False
+        bound = self.node.name.name.value
+        kept = set()
+        for node in descendants(self.node):
+            if (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in ("append", "add", "put_nowait")
+                and len(node.args) == 1
+                and isinstance(node.args[0].value, cst.Name)
+                and node.args[0].value.value == bound
+            ):
+                kept.add(dotted_name(node.func.value))
+            elif (
+                isinstance(node, cst.Assign)
+                and isinstance(node.value, cst.Name)
+                and node.value.value == bound
+            ):
+                kept.update(dotted_name(target.target) for target in node.targets)
+        kept.discard(None)
+        function = self.try_site.scope.function
+        if not kept or function is None:
+            return False
+        for node in descendants(function):
+            if isinstance(node, cst.Raise) and node.exc is not None:
+                raised = node.exc.value if isinstance(node.exc, cst.Subscript) else node.exc
+                if dotted_name(raised) in kept:
+                    return True
+        return False
+
+    @cached_property
     def sees_cancellation(self) -> bool:
         """The task's cancellation can arrive in the try body and reach this clause."""
         return self.catch.catches_cancellation and not self.shielded and self.try_site.body_awaits
@@ -191,6 +248,7 @@ class HandlerSite:
             self.sees_cancellation
             and bool(self.paths.swallowing)
             and not self.in_main_coroutine
+            and not self.defers_reraise
         )
 
 
@@ -210,10 +268,16 @@ class Engine:
         """Can this text hold a finding at all? Every rule needs an async scope."""
         return self.gate is not None and "async" in source and self.gate.search(source) is not None
 
-    def check(self, source: str) -> List[Finding]:
-        """Findings for one module's text, sorted. Raises UncheckableFile with the reason."""
+    def check(self, source: str, python_parsed: bool = False) -> List[Finding]:
+        """Findings for one module's text, sorted. Raises UncheckableFile with the reason.
+
+        ``python_parsed`` says the running Python has already parsed this text (flake8 has);
+        otherwise CPython's parser screens it first, see ``screen_with_python``.
+        """
         if not self.passes_gate(source):
             return []
+        if not python_parsed:
+            screen_with_python(source)
         module = parse(source)
         try:
             return self.check_module(module, source)
@@ -232,6 +296,27 @@ class Engine:
             start = positions[node].start
             findings.append(Finding(start.line, start.column, rule.code, rule.message))
         return sorted(set(findings))
+
+
+def screen_with_python(source: str) -> None:
+    """Refuse what no Python accepts and libcst's native parser cannot survive.
+
+    libcst crashes the process (a segfault, not an exception) on a few thousand nested brackets,
+    unary operators or lambdas, and takes minutes on huge expression chains. CPython's C parser
+    rejects all of these quickly, so it screens every file before libcst sees it. A plain syntax
+    error is left to libcst: it may be newer syntax that libcst knows and this Python does not.
+    """
+    try:
+        ast.parse(source)
+    except (RecursionError, MemoryError):
+        raise UncheckableFile("skipped: too deeply nested") from None
+    except SyntaxError as error:
+        if error.msg.startswith(("too many", "too complex")):
+            raise UncheckableFile("skipped: too deeply nested") from None
+        if "null bytes" in error.msg:
+            raise UncheckableFile("contains a NUL byte") from None
+    except ValueError:  # Python < 3.12 reports a NUL byte this way
+        raise UncheckableFile("contains a NUL byte") from None
 
 
 def parse(source: str) -> cst.Module:

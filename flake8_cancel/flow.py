@@ -22,8 +22,14 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tup
 
 import libcst as cst
 
-from flake8_cancel.names import Catch, Vocabulary, dotted_name
-from flake8_cancel.syntax import Statement, calls_method, small_statements, statements
+from flake8_cancel.names import Catch, Vocabulary
+from flake8_cancel.syntax import (
+    Statement,
+    calls_method,
+    dotted_name,
+    small_statements,
+    statements,
+)
 
 
 class Exit(enum.Enum):
@@ -463,10 +469,30 @@ def false_means_not_cancelling(test: cst.BaseExpression) -> bool:
             return false_means_not_cancelling(test.left) or false_means_not_cancelling(test.right)
         # `task and task.cancelling()` is false when there is no task or nothing is pending;
         # `flag and task.cancelling()` is false whenever flag is, cancelling or not.
-        for check, other in ((test.right, test.left), (test.left, test.right)):
-            if false_means_not_cancelling(check) and _checks_task_presence(other, check):
+        operands = _and_operands(test)
+        for check in operands:
+            if false_means_not_cancelling(check) and all(
+                other is check or _checks_task_presence(other, check) or _is_version_check(other)
+                for other in operands
+            ):
                 return True
     return False
+
+
+def _and_operands(test: cst.BaseExpression) -> List[cst.BaseExpression]:
+    """``a and b and c`` (parsed as ``(a and b) and c``) as [a, b, c]."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _and_operands(test.left) + _and_operands(test.right)
+    return [test]
+
+
+def _is_version_check(test: cst.BaseExpression) -> bool:
+    """``sys.version_info >= (3, 11)``: where it is false there is no ``cancelling()`` to ask, and
+    the author has decided what the older versions do; the guard is still deliberate."""
+    return (
+        isinstance(test, cst.Comparison)
+        and dotted_name(test.left) in ("sys.version_info", "version_info")
+    )
 
 
 def _cancelling_receiver(test: cst.BaseExpression) -> Optional[str]:

@@ -13,7 +13,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
 
 import libcst as cst
 
-from flake8_cancel.syntax import Statement, small_statements, statements
+from flake8_cancel.syntax import Statement, dotted_name, small_statements, statements
 
 QualifiedNames = FrozenSet[str]
 NOTHING: QualifiedNames = frozenset()
@@ -43,16 +43,6 @@ _STAR_EXPORTS: Dict[str, FrozenSet[str]] = {
     "concurrent.futures": frozenset({"CancelledError", "TimeoutError"}),
     "contextlib": frozenset({"suppress"}),
 }
-
-
-def dotted_name(node: cst.BaseExpression) -> Optional[str]:
-    """``a.b.c`` for a Name/Attribute chain, else None."""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = dotted_name(node.value)
-        return None if base is None else f"{base}.{node.attr.value}"
-    return None
 
 
 def _import_target(node: cst.BaseExpression) -> str:

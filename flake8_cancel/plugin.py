@@ -78,7 +78,7 @@ class Plugin:
 
     def run(self) -> Iterator[Tuple[int, int, str, Type["Plugin"]]]:
         try:
-            findings = self.engine.check("".join(self.lines))
+            findings = self.engine.check("".join(self.lines), python_parsed=True)
         except UncheckableFile as problem:
             LOG.info("flake8-cancel: %s: %s", self.filename, problem)
             return

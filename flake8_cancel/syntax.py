@@ -7,9 +7,12 @@ visitor per node); it is only used on the small subtrees the rules inspect, neve
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Iterator, List, Sequence, Tuple, Type, Union
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, Union
 
 import libcst as cst
+
+if TYPE_CHECKING:
+    from flake8_cancel.names import Vocabulary
 
 Statement = Union[cst.BaseStatement, cst.SimpleStatementSuite]
 NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -17,6 +20,16 @@ NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _CHILD_FIELDS: Dict[Type[cst.CSTNode], Tuple[str, ...]] = {}
 # Whitespace, comments and tokens never hold an expression the rules look for.
 _SKIPPED_FIELD_PREFIXES = ("whitespace", "leading_lines", "lines_after", "lpar", "rpar", "comma")
+
+
+def dotted_name(node: cst.CSTNode) -> Optional[str]:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
 
 
 def statements(suite: cst.BaseSuite) -> Sequence[Statement]:
@@ -103,3 +116,46 @@ def calls_method(node: cst.CSTNode, method: str) -> bool:
         ):
             return True
     return False
+
+
+TIMEOUT_MANAGERS = frozenset(
+    {
+        "asyncio.timeout",
+        "asyncio.timeout_at",
+        "asyncio.timeouts.timeout",
+        "asyncio.timeouts.timeout_at",
+        "async_timeout.timeout",
+        "async_timeout.timeout_at",
+    }
+)
+
+
+def awaited_names(suite: cst.CSTNode, vocabulary: "Vocabulary") -> Optional[Set[str]]:
+    """When every cancellation point in ``suite`` is ``await <name or attribute chain>`` (inside
+    timeout blocks at most), those names; otherwise None."""
+    names: Set[str] = set()
+    stack: List[cst.CSTNode] = list(children(suite))
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Await):
+            name = dotted_name(current.expression)
+            if name is None:
+                return None
+            names.add(name)
+            continue
+        if isinstance(current, cst.With) and current.asynchronous:
+            for item in current.items:
+                manager = item.item
+                if not (
+                    isinstance(manager, cst.Call)
+                    and vocabulary.bindings.resolves_to(manager.func, TIMEOUT_MANAGERS)
+                ):
+                    return None
+            stack.extend(statements(current.body))
+            continue
+        if isinstance(current, (cst.For, cst.CompFor)) and current.asynchronous:
+            return None
+        if isinstance(current, NESTED_SCOPES) or isinstance(current, cst.GeneratorExp):
+            continue
+        stack.extend(children(current))
+    return names or None

@@ -114,3 +114,32 @@ def test_console_script_and_module_are_the_same_program(tmp_path):
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert done.returncode == 0
     assert done.stdout.strip() == run("--version", cwd=tmp_path).stdout.strip()
+
+
+HANDLER = "async def f():\n    try:\n        await x\n    except:\n        pass\n"
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("parens.py", HANDLER + "y = " + "(" * 5000 + "1" + ")" * 5000 + "\n"),
+        ("unary.py", HANDLER + "y = " + "-" * 50000 + "1\n"),
+        ("lambdas.py", HANDLER + "y = " + "lambda: " * 5000 + "1\n"),
+        ("attributes.py", HANDLER + "y = a" + ".b" * 50000 + "\n"),
+    ],
+)
+def test_input_that_crashes_libcst_is_skipped_with_a_reason(tmp_path, name, text):
+    # libcst's native parser segfaults on these; CPython's parser screens them out first.
+    (tmp_path / name).write_text(text)
+    (tmp_path / "ok.py").write_text(HANDLER)
+    done = run(name, "ok.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"{name}: error: skipped: too deeply nested" in done.stderr
+    assert "ok.py:4:5: CAN103" in done.stdout
+
+
+def test_nul_byte_is_named(tmp_path):
+    (tmp_path / "nul.py").write_bytes(HANDLER.encode() + b"x = 1\0\n")
+    done = run("nul.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "nul.py: error: contains a NUL byte" in done.stderr

@@ -59,13 +59,29 @@ class CancelledErrorSwallowed(Rule):
     - deliberate suppression: a path that calls `<task>.uncancel()`, or that runs only when
       `<task>.cancelling()` is false;
     - handlers in the main coroutine that the same module passes to `asyncio.run()`;
-    - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`.
+    - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`;
+    - the child-cancel idiom, `t.cancel()` earlier in the function and a `try` body that only
+      awaits `t` (the same name or attribute chain, also inside an `asyncio.timeout()` block): the
+      handler expects `t`'s own cancellation. Its remaining risk, swallowing a cancellation of the
+      current task that arrives meanwhile, is the opt-in rule CAN110;
+    - a handler that keeps the exception (`errors.append(exc)`, `error = exc`) in a function that
+      later raises what it kept (`raise error`, `raise errors[0]`);
+    - a `cancelling()` guard combined with `and` only with checks that the same task exists
+      (`(task := asyncio.current_task()) and task.cancelling()`) or with `sys.version_info`
+      comparisons: below 3.11 there is no `cancelling()` to ask, and the author has decided what
+      older versions do. `flag and task.cancelling()` is not a guard: it is false whenever `flag`
+      is, cancelling or not.
 
     ## Known problems
     A task's top-level coroutine that ends quietly on cancellation (`except CancelledError:
     return`) is reported: awaiting that task then returns normally instead of raising, and a caller
     that awaits the coroutine directly loses its own cancellation. If the swallowing is
     deliberate, call `asyncio.current_task().uncancel()` (3.11+) to say so, or add `# noqa: CAN101`.
+
+    Names are resolved from the module's own imports. An exception tuple defined in another module
+    of the same project (`from .const import ERRORS`, `except ERRORS:`) is not followed, so a
+    `CancelledError` inside it is not seen. A coroutine run with `loop.run_until_complete()`
+    rather than `asyncio.run()` is not treated as the main coroutine.
     """
 
     code = "CAN101"
@@ -84,4 +100,5 @@ class CancelledErrorSwallowed(Rule):
             site.catch.cancelled
             and site.swallows_cancellation
             and not site.paths.reraises
+            and not site.awaits_cancelled_child
         )

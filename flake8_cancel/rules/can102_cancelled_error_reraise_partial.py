@@ -63,4 +63,9 @@ class CancelledErrorReraisePartial(Rule):
     gate_pattern = CancelledErrorSwallowed.gate_pattern
 
     def check_handler(self, site: HandlerSite) -> bool:
-        return site.catch.cancelled and site.swallows_cancellation and site.paths.reraises
+        return (
+            site.catch.cancelled
+            and site.swallows_cancellation
+            and site.paths.reraises
+            and not site.awaits_cancelled_child
+        )

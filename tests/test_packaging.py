@@ -1,0 +1,28 @@
+"""Promises made in pyproject.toml that a change could silently break."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import flake8_cancel
+
+PACKAGE = Path(flake8_cancel.__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_package_source_parses_as_the_oldest_supported_python():
+    declared = re.search(r'requires-python = ">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text())
+    assert declared
+    oldest = (3, int(declared.group(1)))
+    for path in PACKAGE.rglob("*.py"):
+        ast.parse(path.read_text(encoding="utf-8"), str(path), feature_version=oldest)
+
+
+def test_runtime_dependencies_are_flake8_and_libcst_only():
+    text = (ROOT / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies = \[(.*?)\]", text, re.S | re.M)
+    assert block
+    names = re.findall(r'"([A-Za-z0-9_.-]+)', block.group(1))
+    assert sorted(names) == ["flake8", "libcst"]
