@@ -19,7 +19,12 @@ from flake8_cancel import __version__
 from flake8_cancel.engine import Engine, UncheckableFile
 from flake8_cancel.registry import Finding, all_rules, rule_for
 from flake8_cancel.selection import enabled_rules
-from flake8_cancel.settings import Settings, parse_name_list, parse_target_version
+from flake8_cancel.settings import (
+    ConfigurationError,
+    Settings,
+    parse_name_list,
+    parse_target_version,
+)
 
 SKIPPED_DIRECTORIES = frozenset(
     {".git", ".hg", ".svn", ".tox", ".nox", "__pycache__", "build", "dist", "node_modules",
@@ -46,10 +51,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = Settings(
             target_version=parse_target_version(options.target_version)
             if options.target_version
-            else Settings().target_version,
+            else None,
             extra_cancelled_names=parse_name_list(options.cancelled_names),
             extra_never_returning=parse_name_list(options.never_returning),
             extra_suppressors=parse_name_list(options.suppressors),
+            extra_timeout_managers=parse_name_list(options.timeout_managers),
         )
         rules = enabled_rules(
             select=_codes(options.select), ignore=_codes(options.ignore) or (),
@@ -88,13 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", "-j", type=_positive, default=os.cpu_count() or 1,
                         help="files checked in parallel (default: all cores)")
     parser.add_argument("--explain", metavar="CODE", help="print the documentation of a rule")
-    parser.add_argument("--target-version", help="Python version the code runs on, e.g. 3.10")
+    parser.add_argument("--target-version", help="Python version the code runs on, e.g. 3.10 "
+                        "(default: [tool.flake8-cancel] target-version or requires-python of "
+                        "the nearest pyproject.toml, else 3.11)")
     parser.add_argument("--cancelled-names", action="append", default=[],
                         help="extra exceptions that mean cancellation, e.g. trio.Cancelled")
     parser.add_argument("--never-returning", action="append", default=[],
                         help="extra functions that never return")
     parser.add_argument("--suppressors", action="append", default=[],
                         help="extra context managers that suppress exceptions")
+    parser.add_argument("--timeout-managers", action="append", default=[],
+                        help="extra context managers that set a deadline")
     return parser
 
 
@@ -175,8 +185,8 @@ def check_file(path: str) -> FileResult:
         source = read_source(path)
         if FILE_NOQA.search(source):
             return FileResult(path, [], None)
-        findings = _worker_engine.check(source)
-    except UncheckableFile as problem:
+        findings = _worker_engine.check(source, path=path)
+    except (UncheckableFile, ConfigurationError) as problem:
         return FileResult(path, [], str(problem))
     except OSError as error:
         return FileResult(path, [], f"cannot read: {error.strerror or error}")

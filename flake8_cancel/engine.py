@@ -15,13 +15,14 @@ from __future__ import annotations
 import ast
 import re
 from functools import cached_property
-from typing import Iterable, List, Optional, Pattern, Sequence, Tuple, Type, Union
+from typing import Iterable, List, Optional, Pattern, Sequence, Set, Tuple, Type, Union
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flake8_cancel.flow import HandlerPaths, analyze_handler
 from flake8_cancel.names import (
+    ASYNC_TIMEOUT_MANAGERS,
     Bindings,
     Catch,
     Vocabulary,
@@ -30,7 +31,7 @@ from flake8_cancel.names import (
     record_simple_statement,
 )
 from flake8_cancel.registry import Finding, Rule, all_rules
-from flake8_cancel.settings import Settings
+from flake8_cancel.settings import DEFAULT_TARGET_VERSION, Settings
 from flake8_cancel.syntax import (
     Statement,
     awaited_names,
@@ -40,6 +41,7 @@ from flake8_cancel.syntax import (
     small_statements,
     statements,
 )
+from flake8_cancel.timing import CallIndex, header_expressions
 
 TryNode = Union[cst.Try, cst.TryStar]
 ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
@@ -53,12 +55,26 @@ class UncheckableFile(Exception):
 class ModuleContext:
     """Facts about the whole module, each computed at most once and only when asked."""
 
-    def __init__(self, module: cst.Module, source: str, settings: Settings) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        source: str,
+        settings: Settings,
+        target_version: Tuple[int, int],
+        index_calls: bool,
+    ) -> None:
         self.module = module
         self.source = source
         self.bindings = collect_module_bindings(module)
         self.settings = settings
+        self.target_version = target_version
         self.vocabulary = self.vocabulary_for(self.bindings)
+        # Filled by the traversal, only where a timeout rule could fire.
+        self.call_index: Optional[CallIndex] = CallIndex(module) if index_calls else None
+
+    @cached_property
+    def timed_functions(self) -> Set[int]:
+        return self.call_index.timed_functions() if self.call_index is not None else set()
 
     def vocabulary_for(self, bindings: Bindings) -> Vocabulary:
         return Vocabulary(
@@ -67,6 +83,7 @@ class ModuleContext:
             never_returning=self.settings.never_returning,
             local_never_returning=self.local_never_returning,
             suppressors=self.settings.suppressors,
+            timeout_managers=self.settings.timeout_managers,
         )
 
     @cached_property
@@ -102,7 +119,7 @@ class ModuleContext:
 class Scope:
     """The innermost function (or class, or the module) that statements belong to."""
 
-    __slots__ = ("function", "is_async", "parent", "vocabulary", "_own_bindings")
+    __slots__ = ("function", "is_async", "parent", "vocabulary", "owner_class", "_own_bindings")
 
     def __init__(
         self,
@@ -110,11 +127,15 @@ class Scope:
         is_async: bool,
         parent: Optional["Scope"],
         vocabulary: Vocabulary,
+        owner_class: Optional[cst.ClassDef] = None,
     ) -> None:
         self.function = function
         self.is_async = is_async
         self.parent = parent
         self.vocabulary = vocabulary
+        # The class that `self`/`cls` refer to here: the class itself for a class body, the
+        # enclosing class for a method and for functions nested in it.
+        self.owner_class = owner_class
         self._own_bindings = False
 
     @property
@@ -134,10 +155,13 @@ class Scope:
 class TrySite:
     """One ``try`` statement in an async scope: what every handler of it shares."""
 
-    def __init__(self, node: TryNode, scope: Scope, context: ModuleContext) -> None:
+    def __init__(
+        self, node: TryNode, scope: Scope, context: ModuleContext, in_timeout_block: bool
+    ) -> None:
         self.node = node
         self.scope = scope
         self.context = context
+        self.in_timeout_block = in_timeout_block  # inside `async with asyncio.timeout()`, same function
 
     @cached_property
     def catches(self) -> List[Catch]:
@@ -146,6 +170,49 @@ class TrySite:
     @cached_property
     def body_awaits(self) -> bool:
         return has_cancellation_point(self.node.body)
+
+    @cached_property
+    def in_timed_scope(self) -> bool:
+        """A deadline on this code arrives as CancelledError here (see timing.py)."""
+        function = self.scope.function
+        return self.in_timeout_block or (
+            function is not None and id(function) in self.context.timed_functions
+        )
+
+    @cached_property
+    def body_has_own_timeout(self) -> bool:
+        """The try body has a deadline of its own: a nested ``wait_for`` or timeout manager, or a
+        call with a ``timeout=``/``*_timeout=`` argument. Its TimeoutError can arrive here."""
+        vocabulary = self.scope.vocabulary
+        for node in descendants(self.node.body):
+            if not isinstance(node, cst.Call):
+                continue
+            if vocabulary.is_wait_for(node) or vocabulary.is_timeout_manager(node):
+                return True
+            for argument in node.args:
+                keyword = argument.keyword
+                if keyword is not None and (
+                    keyword.value == "timeout" or keyword.value.endswith("_timeout")
+                ):
+                    return True
+        return False
+
+    @cached_property
+    def body_awaits_asyncio_timeout_source(self) -> bool:
+        """The try body awaits ``asyncio.wait_for(...)`` or enters an ``async_timeout`` block:
+        both raise asyncio.TimeoutError, a class of its own before Python 3.11."""
+        vocabulary = self.scope.vocabulary
+        for node in descendants(self.node.body):
+            if isinstance(node, cst.Await) and vocabulary.is_wait_for(node.expression):
+                return True
+            if isinstance(node, cst.With) and node.asynchronous:
+                for item in node.items:
+                    manager = item.item
+                    if isinstance(manager, cst.Call) and vocabulary.bindings.resolves_to(
+                        manager.func, ASYNC_TIMEOUT_MANAGERS
+                    ):
+                        return True
+        return False
 
 
 class HandlerSite:
@@ -261,41 +328,68 @@ class Engine:
         self.settings = settings
         self.rules = [rule() for rule in (all_rules() if rules is None else rules)]
         self.handler_rules = [r for r in self.rules if type(r).check_handler is not Rule.check_handler]
-        patterns = [type(rule).gate_pattern(settings) for rule in self.rules]
-        self.gate: Optional[Pattern[str]] = re.compile("|".join(patterns)) if patterns else None
+        self.gate = _combined_gate(self.rules, settings)
+        self.call_index_gate = _combined_gate(
+            [rule for rule in self.rules if type(rule).needs_call_index], settings
+        )
 
     def passes_gate(self, source: str) -> bool:
         """Can this text hold a finding at all? Every rule needs an async scope."""
         return self.gate is not None and "async" in source and self.gate.search(source) is not None
 
-    def check(self, source: str, python_parsed: bool = False) -> List[Finding]:
-        """Findings for one module's text, sorted. Raises UncheckableFile with the reason.
+    def check(
+        self, source: str, path: Optional[str] = None, python_parsed: bool = False
+    ) -> List[Finding]:
+        """Findings for one module's text, sorted. Raises UncheckableFile with the reason, or
+        ConfigurationError when the project's pyproject.toml holds an unusable value.
 
+        ``path`` locates the project (its pyproject.toml) for the target version.
         ``python_parsed`` says the running Python has already parsed this text (flake8 has);
         otherwise CPython's parser screens it first, see ``screen_with_python``.
         """
         if not self.passes_gate(source):
             return []
+        target_version = self.settings.target_version_for(path)  # may raise ConfigurationError
         if not python_parsed:
             screen_with_python(source)
         module = parse(source)
         try:
-            return self.check_module(module, source)
+            return self.check_module(module, source, target_version)
         except RecursionError:
             raise UncheckableFile("skipped: too deeply nested") from None
 
-    def check_module(self, module: cst.Module, source: str) -> List[Finding]:
-        context = ModuleContext(module, source, self.settings)
-        walker = _Walker(context, self.handler_rules)
-        walker.walk(module.body, Scope(None, False, None, context.vocabulary))
-        if not walker.found:
+    def check_module(
+        self,
+        module: cst.Module,
+        source: str,
+        target_version: Tuple[int, int] = DEFAULT_TARGET_VERSION,
+    ) -> List[Finding]:
+        index_calls = self.call_index_gate is not None and bool(self.call_index_gate.search(source))
+        context = ModuleContext(module, source, self.settings, target_version, index_calls)
+        walker = _Walker(context)
+        walker.walk(module.body, Scope(None, False, None, context.vocabulary), False)
+        # Handlers are judged after the traversal: a deadline set further down the module
+        # (`wait_for(f())` below `f`) can decide what a handler in `f` means.
+        found: List[Tuple[cst.CSTNode, Rule]] = []
+        for try_site in walker.try_sites:
+            for index, handler in enumerate(try_site.node.handlers):
+                site = HandlerSite(try_site, index)
+                for rule in self.handler_rules:
+                    if rule.check_handler(site):
+                        found.append((handler, rule))
+        if not found:
             return []
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         findings = []
-        for node, rule in walker.found:
+        for node, rule in found:
             start = positions[node].start
             findings.append(Finding(start.line, start.column, rule.code, rule.message))
         return sorted(set(findings))
+
+
+def _combined_gate(rules: Sequence[Rule], settings: Settings) -> Optional[Pattern[str]]:
+    patterns = [f"(?:{type(rule).gate_pattern(settings)})" for rule in rules]
+    return re.compile("|".join(patterns)) if patterns else None
 
 
 def screen_with_python(source: str) -> None:
@@ -342,52 +436,54 @@ def _syntax_error_reason(source: str, error: cst.ParserSyntaxError) -> str:
 class _Walker:
     """The one traversal: statements only, scope by scope, pruned of everything else."""
 
-    def __init__(self, context: ModuleContext, handler_rules: Sequence[Rule]) -> None:
+    def __init__(self, context: ModuleContext) -> None:
         self.context = context
-        self.handler_rules = handler_rules
-        self.found: List[Tuple[cst.CSTNode, Rule]] = []
+        self.try_sites: List[TrySite] = []
 
-    def walk(self, block: Sequence[Statement], scope: Scope) -> None:
+    def walk(self, block: Sequence[Statement], scope: Scope, in_timeout: bool) -> None:
+        index = self.context.call_index
         for statement in block:
+            if index is not None:
+                index.record(
+                    header_expressions(statement), scope.function, scope.owner_class,
+                    in_timeout, scope.vocabulary,
+                )
             if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 if scope.function is not None:
                     scope.record_imports(statement, self.context)
             elif isinstance(statement, cst.FunctionDef):
-                inner = Scope(statement, statement.asynchronous is not None, scope, scope.vocabulary)
-                self.walk(statements(statement.body), inner)
+                inner = Scope(
+                    statement, statement.asynchronous is not None, scope, scope.vocabulary,
+                    scope.owner_class,
+                )
+                self.walk(statements(statement.body), inner, False)
             elif isinstance(statement, cst.ClassDef):
-                self.walk(statements(statement.body), Scope(None, False, scope, scope.vocabulary))
+                inner = Scope(None, False, scope, scope.vocabulary, statement)
+                self.walk(statements(statement.body), inner, False)
             elif isinstance(statement, (cst.Try, cst.TryStar)):
                 if scope.is_async:
-                    self.check_try(TrySite(statement, scope, self.context))
-                self.walk(statements(statement.body), scope)
+                    self.try_sites.append(TrySite(statement, scope, self.context, in_timeout))
+                self.walk(statements(statement.body), scope, in_timeout)
                 for handler in statement.handlers:
-                    self.walk(statements(handler.body), scope)
+                    self.walk(statements(handler.body), scope, in_timeout)
                 if statement.orelse is not None:
-                    self.walk(statements(statement.orelse.body), scope)
+                    self.walk(statements(statement.orelse.body), scope, in_timeout)
                 if statement.finalbody is not None:
-                    self.walk(statements(statement.finalbody.body), scope)
+                    self.walk(statements(statement.finalbody.body), scope, in_timeout)
             elif isinstance(statement, cst.If):
-                self.walk(statements(statement.body), scope)
+                self.walk(statements(statement.body), scope, in_timeout)
                 if statement.orelse is not None:
                     self.walk([statement.orelse] if isinstance(statement.orelse, cst.If)
-                              else statements(statement.orelse.body), scope)
+                              else statements(statement.orelse.body), scope, in_timeout)
             elif isinstance(statement, (cst.For, cst.While)):
-                self.walk(statements(statement.body), scope)
+                self.walk(statements(statement.body), scope, in_timeout)
                 if statement.orelse is not None:
-                    self.walk(statements(statement.orelse.body), scope)
+                    self.walk(statements(statement.orelse.body), scope, in_timeout)
             elif isinstance(statement, cst.With):
-                self.walk(statements(statement.body), scope)
+                timed = statement.asynchronous is not None and any(
+                    scope.vocabulary.is_timeout_manager(item.item) for item in statement.items
+                )
+                self.walk(statements(statement.body), scope, in_timeout or timed)
             elif isinstance(statement, cst.Match):
                 for case in statement.cases:
-                    self.walk(statements(case.body), scope)
-
-    def check_try(self, try_site: TrySite) -> None:
-        if not self.handler_rules:
-            return
-        for index, handler in enumerate(try_site.node.handlers):
-            site = HandlerSite(try_site, index)
-            for rule in self.handler_rules:
-                if rule.check_handler(site):
-                    self.found.append((handler, rule))
-
+                    self.walk(statements(case.body), scope, in_timeout)

@@ -32,6 +32,26 @@ NORETURN_ANNOTATIONS: QualifiedNames = frozenset(
 )
 NEVER_RETURNING_FUNCTIONS: QualifiedNames = frozenset({"sys.exit", "os._exit", "os.abort"})
 SUPPRESSORS: QualifiedNames = frozenset({"contextlib.suppress"})
+# asyncio's own TimeoutError: a class of its own before Python 3.11, the builtin since.
+ASYNCIO_TIMEOUT_ERROR: QualifiedNames = frozenset(
+    {"asyncio.TimeoutError", "asyncio.exceptions.TimeoutError"}
+)
+BUILTIN_TIMEOUT_ERROR = "builtins.TimeoutError"
+TIMEOUT_ERROR: QualifiedNames = ASYNCIO_TIMEOUT_ERROR | {
+    BUILTIN_TIMEOUT_ERROR,
+    "concurrent.futures.TimeoutError",
+    "concurrent.futures._base.TimeoutError",
+}
+WAIT_FOR: QualifiedNames = frozenset({"asyncio.wait_for", "asyncio.tasks.wait_for"})
+ASYNC_TIMEOUT_MANAGERS: QualifiedNames = frozenset(
+    {"async_timeout.timeout", "async_timeout.timeout_at"}
+)
+TIMEOUT_MANAGERS: QualifiedNames = ASYNC_TIMEOUT_MANAGERS | {
+    "asyncio.timeout",
+    "asyncio.timeout_at",
+    "asyncio.timeouts.timeout",
+    "asyncio.timeouts.timeout_at",
+}
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 # What `from MODULE import *` is known to bind; enough for the names the rules care about.
@@ -210,19 +230,19 @@ def record_simple_statement(
 class Catch:
     """What an ``except`` clause (or a ``suppress(...)`` call) catches, as far as the rules care."""
 
-    __slots__ = ("bare", "base_exception", "cancelled", "exception")
+    __slots__ = (
+        "bare", "base_exception", "cancelled", "exception", "timeout", "asyncio_timeout",
+        "builtin_timeout",
+    )
 
-    def __init__(
-        self,
-        bare: bool = False,
-        base_exception: bool = False,
-        cancelled: bool = False,
-        exception: bool = False,
-    ) -> None:
+    def __init__(self, bare: bool = False) -> None:
         self.bare = bare
-        self.base_exception = base_exception
-        self.cancelled = cancelled  # names the cancellation exception explicitly
-        self.exception = exception  # builtins.Exception
+        self.base_exception = False
+        self.cancelled = False  # names the cancellation exception explicitly
+        self.exception = False  # builtins.Exception
+        self.timeout = False  # any spelling of TimeoutError
+        self.asyncio_timeout = False  # asyncio.TimeoutError (its own class before 3.11)
+        self.builtin_timeout = False  # the builtin TimeoutError
 
     @property
     def catches_everything(self) -> bool:
@@ -247,12 +267,14 @@ class Vocabulary:
         never_returning: QualifiedNames = NEVER_RETURNING_FUNCTIONS,
         local_never_returning: FrozenSet[str] = frozenset(),
         suppressors: QualifiedNames = SUPPRESSORS,
+        timeout_managers: QualifiedNames = TIMEOUT_MANAGERS,
     ) -> None:
         self.bindings = bindings
         self.cancelled = cancelled
         self.never_returning = never_returning
         self.local_never_returning = local_never_returning
         self.suppressors = suppressors
+        self.timeout_managers = timeout_managers
 
     def catch_of(self, exception_type: Optional[cst.BaseExpression]) -> Catch:
         if exception_type is None:
@@ -284,10 +306,23 @@ class Vocabulary:
                 catch.exception = True
             if not meanings.isdisjoint(self.cancelled):
                 catch.cancelled = True
+            if not meanings.isdisjoint(TIMEOUT_ERROR):
+                catch.timeout = True
+                catch.asyncio_timeout |= not meanings.isdisjoint(ASYNCIO_TIMEOUT_ERROR)
+                catch.builtin_timeout |= BUILTIN_TIMEOUT_ERROR in meanings
         return catch
 
     def is_cancelled_error(self, node: cst.BaseExpression) -> bool:
         return self.bindings.resolves_to(node, self.cancelled)
+
+    def is_timeout_manager(self, node: cst.BaseExpression) -> bool:
+        """``asyncio.timeout(...)`` and the like, as a call."""
+        return isinstance(node, cst.Call) and self.bindings.resolves_to(
+            node.func, self.timeout_managers
+        )
+
+    def is_wait_for(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Call) and self.bindings.resolves_to(node.func, WAIT_FOR)
 
     def is_never_returning_call(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Await):

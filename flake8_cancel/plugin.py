@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import ast
 import logging
+import sys
 from typing import Any, ClassVar, Iterator, List, Sequence, Tuple, Type
 
 from flake8_cancel import __version__
 from flake8_cancel.engine import Engine, UncheckableFile
 from flake8_cancel.registry import all_rules
-from flake8_cancel.settings import Settings, parse_name_list, parse_target_version
+from flake8_cancel.settings import ConfigurationError, Settings, parse_name_list, parse_target_version
 
 LOG = logging.getLogger(__name__)
 
@@ -42,12 +43,14 @@ class Plugin:
             parse_from_config=True,
             type=_target_version,
             default=None,
-            help="Python version the checked code runs on, e.g. 3.10 (default: 3.11)",
+            help="Python version the checked code runs on, e.g. 3.10 (default: the project's "
+            "requires-python, else 3.11)",
         )
         for option, help_text in (
             ("--cancel-cancelled-names", "extra exceptions that mean cancellation, e.g. trio.Cancelled"),
             ("--cancel-never-returning", "extra functions that never return, e.g. mypkg.fail"),
             ("--cancel-suppressors", "extra context managers that suppress exceptions"),
+            ("--cancel-timeout-managers", "extra context managers that set a deadline"),
         ):
             manager.add_option(
                 option,
@@ -69,18 +72,27 @@ class Plugin:
                 raise SystemExit(f"flake8-cancel: {option}: {error}") from None
 
         settings = Settings(
-            target_version=options.cancel_target_version or Settings().target_version,
+            target_version=options.cancel_target_version,
             extra_cancelled_names=names("--cancel-cancelled-names", options.cancel_cancelled_names),
             extra_never_returning=names("--cancel-never-returning", options.cancel_never_returning),
             extra_suppressors=names("--cancel-suppressors", options.cancel_suppressors),
+            extra_timeout_managers=names(
+                "--cancel-timeout-managers", options.cancel_timeout_managers
+            ),
         )
         cls.engine = Engine(settings)
 
     def run(self) -> Iterator[Tuple[int, int, str, Type["Plugin"]]]:
         try:
-            findings = self.engine.check("".join(self.lines), python_parsed=True)
+            findings = self.engine.check(
+                "".join(self.lines), path=self.filename, python_parsed=True
+            )
         except UncheckableFile as problem:
             LOG.info("flake8-cancel: %s: %s", self.filename, problem)
+            return
+        except ConfigurationError as problem:
+            # A project setting we cannot use must not silently turn the linter off.
+            sys.stderr.write(f"flake8-cancel: {self.filename} not checked: {problem}\n")
             return
         except Exception:  # never show flake8 users a traceback of ours
             LOG.warning("flake8-cancel: internal error on %s", self.filename, exc_info=True)

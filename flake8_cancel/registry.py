@@ -49,6 +49,9 @@ class Rule:
     anchor: ClassVar[str] = "except"
     # A regular expression that any file able to break this rule must match: the cheap gate.
     gate: ClassVar[str]
+    # The rule asks which functions run under a deadline (timing.py): the traversal then also
+    # indexes the module's awaits, in files that pass this rule's gate.
+    needs_call_index: ClassVar[bool] = False
 
     @classmethod
     def doc(cls) -> str:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
-from typing import FrozenSet, Iterable, NamedTuple, Tuple
+import sys
+from functools import lru_cache
+from typing import Any, Dict, FrozenSet, Iterable, NamedTuple, Optional, Tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9 and 3.10
+    import tomli as tomllib
 
 from flake8_cancel import names
 
@@ -12,11 +20,24 @@ _VERSION = re.compile(r"(?:py)?3\.?(\d{1,2})")
 
 
 class Settings(NamedTuple):
-    target_version: Tuple[int, int] = DEFAULT_TARGET_VERSION
+    # None: the project's (see project_target_version), else DEFAULT_TARGET_VERSION.
+    target_version: Optional[Tuple[int, int]] = None
     # Extra qualified names, e.g. "trio.Cancelled" or "myproject.errors.fail".
     extra_cancelled_names: Tuple[str, ...] = ()
     extra_never_returning: Tuple[str, ...] = ()
     extra_suppressors: Tuple[str, ...] = ()
+    extra_timeout_managers: Tuple[str, ...] = ()
+
+    @property
+    def timeout_managers(self) -> FrozenSet[str]:
+        return names.TIMEOUT_MANAGERS | frozenset(self.extra_timeout_managers)
+
+    def target_version_for(self, path: Optional[str]) -> Tuple[int, int]:
+        """The option if given, else what the project declares, else 3.11."""
+        if self.target_version is not None:
+            return self.target_version
+        declared = project_target_version(path) if path else None
+        return declared or DEFAULT_TARGET_VERSION
 
     @property
     def cancelled_names(self) -> FrozenSet[str]:
@@ -50,3 +71,49 @@ def parse_name_list(values: Iterable[str]) -> Tuple[str, ...]:
                 raise ValueError(f"{name!r} is not a dotted name such as 'trio.Cancelled'")
             result.append(name)
     return tuple(result)
+
+
+class ConfigurationError(ValueError):
+    """A configuration file holds a value we cannot use; the message names the file and key."""
+
+
+def requires_python_lower_bound(specifier: str) -> Optional[Tuple[int, int]]:
+    """``>=3.9``, ``>=3.8,<4``, ``~=3.10``, ``==3.11.*`` -> the oldest (3, minor) allowed."""
+    bounds = [
+        (int(major), int(minor))
+        for major, minor in re.findall(r"(?:>=|~=|==|>)\s*(\d+)\.(\d+)", specifier)
+    ]
+    return max(bounds) if bounds else None
+
+
+def project_target_version(path: str) -> Optional[Tuple[int, int]]:
+    """What the nearest ``pyproject.toml`` above ``path`` declares: ``[tool.flake8-cancel]
+    target-version``, else the lower bound of ``[project] requires-python``."""
+    found = nearest_pyproject(os.path.dirname(os.path.abspath(path)))
+    if found is None:
+        return None
+    pyproject, data = found
+    tool = data.get("tool", {}).get("flake8-cancel", {})
+    if "target-version" in tool:
+        try:
+            return parse_target_version(str(tool["target-version"]))
+        except ValueError as error:
+            raise ConfigurationError(
+                f"{pyproject}: [tool.flake8-cancel] target-version: {error}"
+            ) from None
+    requires = data.get("project", {}).get("requires-python")
+    return requires_python_lower_bound(requires) if isinstance(requires, str) else None
+
+
+@lru_cache(maxsize=None)
+def nearest_pyproject(directory: str) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """The nearest ``pyproject.toml`` at or above ``directory``, parsed (cached per folder)."""
+    candidate = os.path.join(directory, "pyproject.toml")
+    if os.path.isfile(candidate):
+        try:
+            with open(candidate, "rb") as handle:
+                return candidate, tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigurationError(f"{candidate}: cannot read: {error}") from None
+    parent = os.path.dirname(directory)
+    return None if parent == directory else nearest_pyproject(parent)

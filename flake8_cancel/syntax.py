@@ -118,18 +118,6 @@ def calls_method(node: cst.CSTNode, method: str) -> bool:
     return False
 
 
-TIMEOUT_MANAGERS = frozenset(
-    {
-        "asyncio.timeout",
-        "asyncio.timeout_at",
-        "asyncio.timeouts.timeout",
-        "asyncio.timeouts.timeout_at",
-        "async_timeout.timeout",
-        "async_timeout.timeout_at",
-    }
-)
-
-
 def awaited_names(suite: cst.CSTNode, vocabulary: "Vocabulary") -> Optional[Set[str]]:
     """When every cancellation point in ``suite`` is ``await <name or attribute chain>`` (inside
     timeout blocks at most), those names; otherwise None."""
@@ -146,10 +134,7 @@ def awaited_names(suite: cst.CSTNode, vocabulary: "Vocabulary") -> Optional[Set[
         if isinstance(current, cst.With) and current.asynchronous:
             for item in current.items:
                 manager = item.item
-                if not (
-                    isinstance(manager, cst.Call)
-                    and vocabulary.bindings.resolves_to(manager.func, TIMEOUT_MANAGERS)
-                ):
+                if not vocabulary.is_timeout_manager(manager):
                     return None
             stack.extend(statements(current.body))
             continue

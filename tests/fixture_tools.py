@@ -41,9 +41,14 @@ def expected_findings(source: str) -> Set[Tuple[int, str]]:
 
 
 def cli_options(source: str) -> Tuple[str, ...]:
+    """The fixture's options line; the target version is 3.11 unless it says otherwise, so that
+    fixtures do not depend on the pyproject.toml they happen to sit under."""
     first = source.split("\n", 1)[0]
     match = OPTIONS.match(first)
-    return tuple(shlex.split(match.group("options"))) if match else ()
+    options = tuple(shlex.split(match.group("options"))) if match else ()
+    if not any(option.startswith("--target-version") for option in options):
+        options += ("--target-version=3.11",)
+    return options
 
 
 def flake8_options(options: Iterable[str]) -> Tuple[str, ...]:

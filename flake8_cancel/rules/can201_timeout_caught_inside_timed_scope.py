@@ -1,0 +1,125 @@
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.registry import Rule, register
+
+# An `except` clause, or a tuple of exceptions, that names TimeoutError. A bounded window, not
+# `[^:]*`, because a comment inside a multi-line clause can hold a colon.
+TIMEOUT_HANDLER = r"\A(?=[\s\S]*?(?:except[\s\S]{0,200}?TimeoutError|=\s*\([^)]*TimeoutError))"
+
+
+@register
+class TimeoutCaughtInsideTimedScope(Rule):
+    """
+    ## What it does
+    Checks for `except TimeoutError:` (any spelling: builtin, `asyncio.TimeoutError`,
+    `asyncio.exceptions.TimeoutError`, `concurrent.futures.TimeoutError`, or a tuple with one)
+    inside the very scope that a deadline is timing, where that `TimeoutError` is never raised:
+
+    - inside `async with asyncio.timeout(...)` / `asyncio.timeout_at(...)` /
+      `async_timeout.timeout(...)` (or a configured timeout manager), in the same function;
+    - in a coroutine function that this module runs as `asyncio.wait_for(f(...), ...)` (`f` a
+      module-level `async def`, or `self.f`/`cls.f` of the same class), or awaits inside a timeout
+      block;
+    - in a coroutine function of this module awaited from such a timed function, transitively.
+
+    A handler whose `try` body has a deadline of its own (a nested `wait_for` or timeout manager,
+    or a call with a `timeout=` or `*_timeout=` argument) is not reported: its `TimeoutError` can
+    come from there.
+
+    ## Why is this bad?
+    When the deadline expires, asyncio cancels the task: the timed code sees `CancelledError` at
+    its current `await`, and `TimeoutError` is raised only *outside*, by `wait_for` to its caller or
+    at the exit of the timeout block. A `TimeoutError` handler inside never runs on timeout, so the
+    cleanup it was written for is skipped. This is the mistake in the best-known question about
+    asyncio timeouts.
+
+    ## Example
+    ```python
+    import asyncio
+
+
+    async def worker(queue):
+        try:
+            while True:
+                await queue.get()
+        except asyncio.TimeoutError:
+            print("timed out, cleaning up")
+
+
+    async def main(queue):
+        await asyncio.wait_for(worker(queue), 10)
+    ```
+
+    ## Use instead
+    Clean up on cancellation (which is what a timeout is, inside), and re-raise:
+    ```python
+    import asyncio
+
+
+    async def worker(queue):
+        try:
+            while True:
+                await queue.get()
+        except asyncio.CancelledError:
+            print("timed out or cancelled, cleaning up")
+            raise
+
+
+    async def main(queue):
+        await asyncio.wait_for(worker(queue), 10)
+    ```
+
+    Or catch the timeout where it is raised, outside:
+    ```python
+    import asyncio
+
+
+    async def worker(queue):
+        while True:
+            await queue.get()
+
+
+    async def main(queue):
+        try:
+            await asyncio.wait_for(worker(queue), 10)
+        except asyncio.TimeoutError:
+            print("timed out")
+    ```
+
+    ## Fix safety
+    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
+    Unsafe: catch `asyncio.CancelledError` instead and re-raise at the end of the handler. The
+    handler then runs on every cancellation, not only on the deadline, which changes behaviour.
+
+    ## Known problems
+    A call inside the timed scope may raise `TimeoutError` on its own, from a deadline the linter
+    cannot see: an aiohttp request under the session's `ClientTimeout`, a database driver with a
+    connection timeout. The handler is then legitimate. Pass the timeout explicitly at the call
+    (`timeout=...` silences the rule), move the handler next to that call's own `wait_for`, or add
+    `# noqa: CAN201`.
+
+    Only this module's functions are followed: a coroutine run by `wait_for` from another module,
+    or through a variable, is not known to be timed.
+    """
+
+    code = "CAN201"
+    slug = "timeout-caught-inside-timed-scope"
+    message = "TimeoutError is never raised inside the timed scope; handle CancelledError here or catch TimeoutError outside"
+    fix = "unsafe"
+    needs_call_index = True
+    # An except clause (or a tuple alias) naming TimeoutError, and something that sets a deadline.
+    gate = TIMEOUT_HANDLER + r"(?=[\s\S]*?(?:wait_for|timeout(?:_at)?\())"
+
+    @classmethod
+    def gate_pattern(cls, settings):
+        extra = [name.rsplit(".", 1)[-1] for name in settings.extra_timeout_managers]
+        sources = "|".join([r"wait_for|timeout(?:_at)?\(", *extra])
+        return TIMEOUT_HANDLER + rf"(?=[\s\S]*?(?:{sources}))"
+
+    def check_handler(self, site: HandlerSite) -> bool:
+        try_site = site.try_site
+        return (
+            site.catch.timeout
+            and try_site.body_awaits
+            and try_site.in_timed_scope
+            and not try_site.body_has_own_timeout
+        )

@@ -1,0 +1,74 @@
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.registry import Rule, register
+from flake8_cancel.rules.can201_timeout_caught_inside_timed_scope import TIMEOUT_HANDLER
+
+
+@register
+class TimeoutAliasMismatch(Rule):
+    """
+    ## What it does
+    Only when the target Python version is below 3.11: checks for `except TimeoutError:` (the
+    builtin) whose `try` body awaits `asyncio.wait_for(...)` or enters an `async_timeout` block,
+    when no clause of that `try` catches `asyncio.TimeoutError`.
+
+    The target version is `--cancel-target-version` (flake8) or `--target-version` (command line);
+    else `target-version` in `[tool.flake8-cancel]` of the nearest `pyproject.toml`; else the lower
+    bound of its `requires-python`; else 3.11.
+
+    ## Why is this bad?
+    Before Python 3.11, `asyncio.TimeoutError` is a class of its own, not the builtin
+    `TimeoutError`. `wait_for` and `async_timeout` raise `asyncio.TimeoutError`, so on 3.8–3.10 this
+    handler never runs and the timeout escapes as an unhandled error. Since 3.11 the two names are
+    the same class, which is why code tested only on a recent Python hides the bug.
+
+    ## Example
+    ```python
+    import asyncio
+
+
+    async def fetch(reader):
+        try:
+            return await asyncio.wait_for(reader.read(), 5)
+        except TimeoutError:
+            return b""
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+
+    async def fetch(reader):
+        try:
+            return await asyncio.wait_for(reader.read(), 5)
+        except asyncio.TimeoutError:
+            return b""
+    ```
+
+    ## Fix safety
+    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
+    Safe: the name becomes `asyncio.TimeoutError`, which is the builtin `TimeoutError` itself on
+    3.11+, so nothing changes there, and on older versions the handler starts catching what it was
+    written for.
+
+    ## Known problems
+    Only `asyncio.wait_for` and `async_timeout` are known to raise `asyncio.TimeoutError`. Other
+    libraries that raise it (or subclasses of it) are not recognised.
+    """
+
+    code = "CAN202"
+    slug = "timeout-alias-mismatch"
+    message = "'except TimeoutError' does not catch asyncio.TimeoutError before Python 3.11; catch asyncio.TimeoutError"
+    fix = "safe"
+    gate = TIMEOUT_HANDLER + r"(?=[\s\S]*?(?:wait_for|async_timeout))"
+
+    def check_handler(self, site: HandlerSite) -> bool:
+        try_site = site.try_site
+        if try_site.context.target_version >= (3, 11) or not site.catch.builtin_timeout:
+            return False
+        if any(
+            catch.asyncio_timeout or catch.exception or catch.catches_everything
+            for catch in try_site.catches
+        ):
+            return False
+        return try_site.body_awaits_asyncio_timeout_source

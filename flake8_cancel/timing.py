@@ -1,0 +1,122 @@
+"""Which coroutine functions of a module run under a deadline (for the timeout rules).
+
+Inside ``async with asyncio.timeout()`` and inside a coroutine run by ``asyncio.wait_for``, an
+expired deadline arrives as ``CancelledError`` at the current ``await``; ``TimeoutError`` exists
+only outside. A coroutine function of this module is *timed* when:
+
+- the module runs it as ``asyncio.wait_for(f(...), ...)``, with ``f`` a module-level ``async def``
+  or ``self.f``/``cls.f`` of the same class;
+- it is awaited inside a timeout block (``await f()`` under ``async with asyncio.timeout(...)``);
+- it is awaited from a timed function, transitively.
+
+The index is filled by the engine's single traversal (``record``), statement by statement, and
+only for modules where a timeout rule could fire; nothing here walks the module on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set
+
+import libcst as cst
+
+from flake8_cancel.names import Vocabulary
+from flake8_cancel.syntax import NESTED_SCOPES, children, statements
+
+FunctionNode = cst.FunctionDef
+
+
+class CallIndex:
+    def __init__(self, module: cst.Module) -> None:
+        self.module_functions: Dict[str, FunctionNode] = {
+            statement.name.value: statement
+            for statement in module.body
+            if isinstance(statement, cst.FunctionDef) and statement.asynchronous is not None
+        }
+        self._class_methods: Dict[int, Dict[str, FunctionNode]] = {}
+        self.seeds: Set[int] = set()  # id() of functions timed directly
+        self.awaits: Dict[int, Set[int]] = {}  # caller -> callees it awaits
+        self._nodes: Dict[int, FunctionNode] = {}
+
+    def record(
+        self,
+        expressions: List[cst.CSTNode],
+        function: Optional[FunctionNode],
+        owner_class: Optional[cst.ClassDef],
+        in_timeout_block: bool,
+        vocabulary: Vocabulary,
+    ) -> None:
+        """Note the awaits and ``wait_for`` calls in one statement's own expressions."""
+        stack = list(expressions)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, NESTED_SCOPES):
+                continue
+            if isinstance(node, cst.Await) and isinstance(node.expression, cst.Call):
+                callee = self.callee(node.expression.func, owner_class)
+                if callee is not None:
+                    if function is not None:
+                        self.awaits.setdefault(id(function), set()).add(id(callee))
+                    if in_timeout_block:
+                        self.seeds.add(id(callee))
+            elif isinstance(node, cst.Call) and node.args and vocabulary.is_wait_for(node):
+                awaited = node.args[0].value
+                if isinstance(awaited, cst.Call):
+                    callee = self.callee(awaited.func, owner_class)
+                    if callee is not None:
+                        self.seeds.add(id(callee))
+            stack.extend(children(node))
+
+    def callee(
+        self, func: cst.BaseExpression, owner_class: Optional[cst.ClassDef]
+    ) -> Optional[FunctionNode]:
+        """The coroutine function of this module that ``func`` names, if any."""
+        found: Optional[FunctionNode] = None
+        if isinstance(func, cst.Name):
+            found = self.module_functions.get(func.value)
+        elif (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value in ("self", "cls")
+            and owner_class is not None
+        ):
+            found = self.methods(owner_class).get(func.attr.value)
+        if found is not None:
+            self._nodes[id(found)] = found
+        return found
+
+    def methods(self, owner_class: cst.ClassDef) -> Dict[str, FunctionNode]:
+        methods = self._class_methods.get(id(owner_class))
+        if methods is None:
+            methods = {
+                statement.name.value: statement
+                for statement in statements(owner_class.body)
+                if isinstance(statement, cst.FunctionDef) and statement.asynchronous is not None
+            }
+            self._class_methods[id(owner_class)] = methods
+        return methods
+
+    def timed_functions(self) -> Set[int]:
+        """id() of every timed function: the seeds and what they await, transitively."""
+        timed = set(self.seeds)
+        pending = list(timed)
+        while pending:
+            for callee in self.awaits.get(pending.pop(), ()):
+                if callee not in timed:
+                    timed.add(callee)
+                    pending.append(callee)
+        return timed
+
+
+def header_expressions(statement: cst.CSTNode) -> List[cst.CSTNode]:
+    """The expressions a statement evaluates itself, not those of the blocks it holds."""
+    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return list(statement.body)
+    if isinstance(statement, (cst.If, cst.While)):
+        return [statement.test]
+    if isinstance(statement, cst.For):
+        return [statement.iter]
+    if isinstance(statement, cst.With):
+        return [item.item for item in statement.items]
+    if isinstance(statement, cst.Match):
+        return [statement.subject]
+    return []
