@@ -7,16 +7,17 @@ not be checked (each such file gets one line naming it and the reason; the other
 from __future__ import annotations
 
 import argparse
-import io
+import difflib
 import multiprocessing
 import os
 import re
 import sys
-import tokenize
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Counter, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from flake8_cancel import __version__
-from flake8_cancel.engine import Engine, UncheckableFile
+from flake8_cancel.engine import Engine, UncheckableFile, decode_source
+from flake8_cancel.fixes import FileChanged, fix_bytes, write_atomically
+from flake8_cancel.noqa import file_is_exempt, without_silenced
 from flake8_cancel.registry import Finding, all_rules, rule_for
 from flake8_cancel.selection import enabled_rules
 from flake8_cancel.settings import (
@@ -30,16 +31,21 @@ SKIPPED_DIRECTORIES = frozenset(
     {".git", ".hg", ".svn", ".tox", ".nox", "__pycache__", "build", "dist", "node_modules",
      ".venv", "venv", ".eggs", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 )
-# flake8's own inline syntax: `# noqa`, `# noqa: CAN101`, `# noqa:CAN101,CAN102`.
-NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I)
-FILE_NOQA = re.compile(r"#\s*flake8[:=]\s*noqa\s*$", re.I | re.M)
 SERIAL_LIMIT = 8  # below this many files a process pool costs more than it saves
 
 
 class FileResult(NamedTuple):
     path: str
-    findings: List[Finding]
+    findings: List[Finding]  # with --fix/--diff: what remains after the fixes
     problem: Optional[str]
+    fixed: Counter = Counter()  # code -> findings fixed (or fixable, with --diff)
+    diff: str = ""
+
+
+class Mode(NamedTuple):
+    fix: bool = False  # write the fixes
+    diff: bool = False  # print them as a diff, write nothing
+    unsafe: bool = False  # also the fixes that may change behaviour beyond cancellation
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -64,20 +70,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as error:
         parser.error(str(error))
 
+    mode = Mode(fix=options.fix, diff=options.diff, unsafe=options.unsafe_fixes)
     problems: List[Tuple[str, str]] = []
     paths = list(discover(options.paths or ["."], problems))
-    results = check_paths(paths, settings, [rule.code for rule in rules], options.jobs)
+    results = check_paths(paths, settings, [rule.code for rule in rules], options.jobs, mode)
     findings = 0
+    fixed: Counter = Counter()
     for result in sorted(results, key=lambda r: r.path):
         if result.problem is not None:
             problems.append((result.path, result.problem))
+        fixed.update(result.fixed)
+        if mode.diff:
+            sys.stdout.write(result.diff)
+            findings += len(result.findings)
+            continue
         for finding in result.findings:
             findings += 1
             print(f"{result.path}:{finding.line}:{finding.column + 1}: {finding.text}")
     for path, reason in problems:
         print(f"{path}: error: {reason}", file=sys.stderr)
+    if mode.fix or mode.diff:
+        verb = "Fixed" if mode.fix else "Would fix"
+        total = sum(fixed.values())
+        print(f"{verb} {total} finding{'s' * (total != 1)} ({findings} remaining)", file=sys.stderr)
     if problems:
         return 2
+    if mode.diff:
+        return 1 if fixed else 0
     return 1 if findings else 0
 
 
@@ -94,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", "-j", type=_positive, default=os.cpu_count() or 1,
                         help="files checked in parallel (default: all cores)")
     parser.add_argument("--explain", metavar="CODE", help="print the documentation of a rule")
+    fixing = parser.add_mutually_exclusive_group()
+    fixing.add_argument("--fix", action="store_true", help="apply the safe fixes to the files")
+    fixing.add_argument("--diff", action="store_true",
+                        help="print the fixes as a unified diff; write nothing (exit 1 if any)")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix or --diff, also apply fixes that may change behaviour")
     parser.add_argument("--target-version", help="Python version the code runs on, e.g. 3.10 "
                         "(default: [tool.flake8-cancel] target-version or requires-python of "
                         "the nearest pyproject.toml, else 3.11)")
@@ -129,7 +154,7 @@ def _explain(code: str) -> int:
         print(f"flake8-cancel: unknown rule {code!r}; known rules: {known}", file=sys.stderr)
         return 2
     default = "on" if rule.default_enabled else "off"
-    print(f"{rule.code} ({rule.slug}), {default} by default\n")
+    print(f"{rule.code} ({rule.slug}), {default} by default, fix: {rule.fix}\n")
     print(rule.doc())
     return 0
 
@@ -162,13 +187,15 @@ def _walk(top: str) -> Iterator[str]:
 
 # -- checking ---------------------------------------------------------------------------------------
 _worker_engine: Optional[Engine] = None
+_worker_mode = Mode()
 
 
 def check_paths(
-    paths: Sequence[str], settings: Settings, codes: Sequence[str], jobs: int
+    paths: Sequence[str], settings: Settings, codes: Sequence[str], jobs: int, mode: Mode = Mode()
 ) -> List[FileResult]:
-    global _worker_engine
+    global _worker_engine, _worker_mode
     _worker_engine = Engine(settings, [rule_for(code) for code in codes])
+    _worker_mode = mode
     if jobs == 1 or len(paths) <= SERIAL_LIMIT:
         return [check_file(path) for path in paths]
     methods = multiprocessing.get_all_start_methods()
@@ -182,47 +209,41 @@ def check_paths(
 def check_file(path: str) -> FileResult:
     assert _worker_engine is not None
     try:
-        source = read_source(path)
-        if FILE_NOQA.search(source):
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if _worker_mode.fix or _worker_mode.diff:
+            return _fix_file(path, data)
+        source = decode_source(data)
+        if file_is_exempt(source):
             return FileResult(path, [], None)
         findings = _worker_engine.check(source, path=path)
-    except (UncheckableFile, ConfigurationError) as problem:
+    except (UncheckableFile, ConfigurationError, FileChanged) as problem:
         return FileResult(path, [], str(problem))
     except OSError as error:
         return FileResult(path, [], f"cannot read: {error.strerror or error}")
     except Exception as error:  # one bad file must not stop the others
         return FileResult(path, [], f"internal error: {type(error).__name__}: {error}")
-    if findings:
-        findings = without_noqa(findings, source.splitlines())
-    return FileResult(path, findings, None)
+    return FileResult(path, without_silenced(findings, source), None)
 
 
-def read_source(path: str) -> str:
-    with open(path, "rb") as handle:
-        data = handle.read()
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as error:
-        raise UncheckableFile(f"cannot decode: {error.msg}") from None
-    try:
-        return data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        name = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
-        raise UncheckableFile(f"cannot decode as {name}") from None
+def _fix_file(path: str, data: bytes) -> FileResult:
+    assert _worker_engine is not None
+    result = fix_bytes(data, _worker_engine, path, unsafe=_worker_mode.unsafe)
+    if result.problem is not None:
+        return FileResult(path, result.remaining, result.problem)
+    diff = ""
+    if result.data != data:
+        if _worker_mode.diff:
+            diff = "".join(
+                difflib.unified_diff(
+                    decode_source(data).splitlines(keepends=True),
+                    decode_source(result.data).splitlines(keepends=True),
+                    fromfile=path,
+                    tofile=path,
+                )
+            )
+        else:
+            write_atomically(path, result.data, expected=data)
+    return FileResult(path, result.remaining, None, result.fixed, diff)
 
 
-def without_noqa(findings: List[Finding], lines: Sequence[str]) -> List[Finding]:
-    kept = []
-    for finding in findings:
-        line = lines[finding.line - 1] if finding.line <= len(lines) else ""
-        match = NOQA.search(line)
-        if match is None:
-            kept.append(finding)
-            continue
-        codes = match.group("codes")
-        if codes is None:
-            continue
-        listed = tuple(code.upper() for code in re.split(r"[,\s]+", codes) if code)
-        if not finding.code.startswith(listed):
-            kept.append(finding)
-    return kept

@@ -13,9 +13,11 @@ Speed is part of the design:
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from functools import cached_property
-from typing import Iterable, List, Optional, Pattern, Sequence, Set, Tuple, Type, Union
+from typing import Iterable, List, NamedTuple, Optional, Pattern, Sequence, Set, Tuple, Type, Union
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -46,6 +48,15 @@ from flake8_cancel.timing import CallIndex, header_expressions
 TryNode = Union[cst.Try, cst.TryStar]
 ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
 _RUN_CALL = re.compile(r"\brun\(\s*([A-Za-z_]\w*)\s*\(")
+
+
+class Issue(NamedTuple):
+    """A finding, with what a fix needs: the rule, the node it is reported at, and its site."""
+
+    finding: Finding
+    rule: Rule
+    node: cst.CSTNode
+    site: "HandlerSite"
 
 
 class UncheckableFile(Exception):
@@ -340,6 +351,12 @@ class Engine:
     def check(
         self, source: str, path: Optional[str] = None, python_parsed: bool = False
     ) -> List[Finding]:
+        """Findings for one module's text, sorted (see ``analyze``)."""
+        return [issue.finding for issue in self.analyze(source, path, python_parsed)]
+
+    def analyze(
+        self, source: str, path: Optional[str] = None, python_parsed: bool = False
+    ) -> List[Issue]:
         """Findings for one module's text, sorted. Raises UncheckableFile with the reason, or
         ConfigurationError when the project's pyproject.toml holds an unusable value.
 
@@ -353,38 +370,57 @@ class Engine:
         if not python_parsed:
             screen_with_python(source)
         module = parse(source)
-        try:
-            return self.check_module(module, source, target_version)
-        except RecursionError:
-            raise UncheckableFile("skipped: too deeply nested") from None
+        return self.analyze_module(module, source, target_version)
 
-    def check_module(
+    def analyze_module(
         self,
         module: cst.Module,
         source: str,
         target_version: Tuple[int, int] = DEFAULT_TARGET_VERSION,
-    ) -> List[Finding]:
+    ) -> List[Issue]:
+        try:
+            return self._analyze_module(module, source, target_version)
+        except RecursionError:
+            raise UncheckableFile("skipped: too deeply nested") from None
+
+    def _analyze_module(
+        self, module: cst.Module, source: str, target_version: Tuple[int, int]
+    ) -> List[Issue]:
         index_calls = self.call_index_gate is not None and bool(self.call_index_gate.search(source))
         context = ModuleContext(module, source, self.settings, target_version, index_calls)
         walker = _Walker(context)
         walker.walk(module.body, Scope(None, False, None, context.vocabulary), False)
         # Handlers are judged after the traversal: a deadline set further down the module
         # (`wait_for(f())` below `f`) can decide what a handler in `f` means.
-        found: List[Tuple[cst.CSTNode, Rule]] = []
+        found: List[Tuple[cst.CSTNode, Rule, HandlerSite]] = []
         for try_site in walker.try_sites:
             for index, handler in enumerate(try_site.node.handlers):
                 site = HandlerSite(try_site, index)
                 for rule in self.handler_rules:
                     if rule.check_handler(site):
-                        found.append((handler, rule))
+                        found.append((handler, rule, site))
         if not found:
             return []
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        findings = []
-        for node, rule in found:
+        issues = []
+        for node, rule, site in found:
             start = positions[node].start
-            findings.append(Finding(start.line, start.column, rule.code, rule.message))
-        return sorted(set(findings))
+            finding = Finding(start.line, start.column, rule.code, rule.message)
+            issues.append(Issue(finding, rule, node, site))
+        return sorted(issues, key=lambda issue: issue.finding)
+
+
+def decode_source(data: bytes) -> str:
+    """The text of a Python file, decoded as Python would (BOM, coding cookie, else UTF-8)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        raise UncheckableFile(f"cannot decode: {error.msg}") from None
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        name = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+        raise UncheckableFile(f"cannot decode as {name}") from None
 
 
 def _combined_gate(rules: Sequence[Rule], settings: Settings) -> Optional[Pattern[str]]:

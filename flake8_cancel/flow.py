@@ -131,15 +131,17 @@ def analyze_handler(handler: Handler, vocabulary: Vocabulary) -> HandlerPaths:
     meanings: RaiseMeanings = {None: Exit.RERAISE}
     if handler.name is not None and isinstance(handler.name.name, cst.Name):
         meanings[handler.name.name.value] = Exit.RERAISE
-    flow = _Analyzer(vocabulary).block(statements(handler.body), {False}, 0, meanings)
+    bound = handler.name.name.value if handler.name is not None and isinstance(handler.name.name, cst.Name) else None
+    flow = _Analyzer(vocabulary, bound).block(statements(handler.body), {False}, 0, meanings)
     ends = set(flow.ends)
     ends.update(PathEnd(Exit.FALLTHROUGH, state, None) for state in flow.fall)
     return HandlerPaths(ends)
 
 
 class _Analyzer:
-    def __init__(self, vocabulary: Vocabulary) -> None:
+    def __init__(self, vocabulary: Vocabulary, bound: Optional[str] = None) -> None:
         self.vocabulary = vocabulary
+        self.bound = bound  # the name the handler binds its exception to, if any
 
     def block(
         self, block: Sequence[Statement], states: Set[bool], loops: int, meanings: RaiseMeanings
@@ -237,6 +239,12 @@ class _Analyzer:
             then_states = {True}
         if false_means_not_cancelling(node.test):
             else_states = {True}
+        # `if isinstance(exc, CancelledError): raise`: the other branch is not the cancellation.
+        narrowed = self.isinstance_of_cancellation(node.test)
+        if narrowed is True:
+            else_states = {True}
+        elif narrowed is False:
+            then_states = {True}
         result = self.block(statements(node.body), then_states, loops, meanings)
         if node.orelse is None:
             result.fall |= else_states
@@ -245,6 +253,27 @@ class _Analyzer:
         else:
             result.merge(self.block(statements(node.orelse.body), else_states, loops, meanings))
         return result
+
+    def isinstance_of_cancellation(self, test: cst.BaseExpression) -> Optional[bool]:
+        """True for ``isinstance(exc, CancelledError)`` (``exc`` the handler's bound name, the
+        types any cancellation spelling, alone or in a tuple), False for its negation."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            inner = self.isinstance_of_cancellation(test.expression)
+            return None if inner is None else not inner
+        if not (
+            self.bound is not None
+            and isinstance(test, cst.Call)
+            and isinstance(test.func, cst.Name)
+            and test.func.value == "isinstance"
+            and len(test.args) == 2
+            and isinstance(test.args[0].value, cst.Name)
+            and test.args[0].value.value == self.bound
+        ):
+            return None
+        types = self.vocabulary.bindings.exception_types(test.args[1].value)
+        if any(self.vocabulary.is_cancelled_error(single) for single in types):
+            return True
+        return None
 
     def match(
         self, node: cst.Match, states: Set[bool], loops: int, meanings: RaiseMeanings

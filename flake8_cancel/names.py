@@ -141,6 +141,17 @@ class Bindings:
             scope = scope.parent
         return NOTHING
 
+    def visible_names(self) -> Iterator[Tuple[str, QualifiedNames]]:
+        """Every imported or aliased name visible here, innermost scope first, each once."""
+        seen = set()
+        scope: Optional[Bindings] = self
+        while scope is not None:
+            for name, meanings in scope._names.items():
+                if name not in seen:
+                    seen.add(name)
+                    yield name, meanings
+            scope = scope.parent
+
     def tuple_alias(self, name: str) -> Optional[Tuple[cst.BaseExpression, ...]]:
         scope: Optional[Bindings] = self
         while scope is not None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import TYPE_CHECKING, ClassVar, Dict, Iterable, List, NamedTuple, Type, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Dict, Iterable, List, NamedTuple, Optional, Type, TypeVar
 
 if TYPE_CHECKING:
     from flake8_cancel.engine import HandlerSite
+    from flake8_cancel.fixes import Fix
     from flake8_cancel.settings import Settings
 
 DOC_HEADINGS = (
@@ -42,8 +43,8 @@ class Rule:
     slug: ClassVar[str]
     message: ClassVar[str]
     default_enabled: ClassVar[bool] = True
-    # How safe this rule's fix is by RULES.md: "safe", "unsafe", "sometimes" (safe in the cases
-    # the doc names) or "none". The fixer that applies it is not part of 0.1.
+    # How safe this rule's fix is: "safe", "unsafe" (needs --unsafe-fixes), "sometimes" (safe,
+    # in the cases the doc names) or "none".
     fix: ClassVar[str] = "none"
     # What the finding's column points at, e.g. the ``except`` keyword.
     anchor: ClassVar[str] = "except"
@@ -64,6 +65,10 @@ class Rule:
     def check_handler(self, site: "HandlerSite") -> bool:
         """Is this ``except`` clause a finding of this rule?"""
         return False
+
+    def build_fix(self, site: "HandlerSite") -> Optional["Fix"]:
+        """The fix for a finding at this site, or None where this rule cannot fix it."""
+        return None
 
 
 RULES: Dict[str, Type[Rule]] = {}
@@ -104,11 +109,11 @@ def doc_code_blocks(doc: str, heading: str) -> List[str]:
 def rules_table(rules: Iterable[Type[Rule]]) -> str:
     """The Markdown table of rules for the README."""
     lines = [
-        "| Code | Name | Default | What it finds |",
-        "|---|---|---|---|",
+        "| Code | Name | Default | Fix | What it finds |",
+        "|---|---|---|---|---|",
     ]
     for rule in rules:
         summary = doc_section(rule.doc(), "What it does").split("\n\n")[0].replace("\n", " ")
         default = "on" if rule.default_enabled else "off"
-        lines.append(f"| {rule.code} | {rule.slug} | {default} | {summary} |")
+        lines.append(f"| {rule.code} | {rule.slug} | {default} | {rule.fix} | {summary} |")
     return "\n".join(lines)

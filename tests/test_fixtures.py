@@ -77,8 +77,8 @@ def test_noqa_variants_are_silent(tmp_path, marker):
 def test_noqa_for_another_code_does_not_silence(tmp_path):
     source = (FIXTURES / "CAN101.py").read_text(encoding="utf-8")
     copy = tmp_path / "other_code.py"
-    copy.write_text(source.replace("# error: CAN101", "# noqa: CAN103"), encoding="utf-8")
-    expected = {(line, "CAN101") for line, _ in expected_findings(source)}
+    copy.write_text(re.sub(r"# error: CAN\d+(?:\s*,\s*CAN\d+)*", "# noqa: E501", source), encoding="utf-8")
+    expected = expected_findings(source)
     results = run_tools(tmp_path, [copy])
     for tool in ("flake8", "cli"):
         assert {(line, code) for _, line, _, code in results[tool]["other_code.py"]} == expected

@@ -736,3 +736,23 @@ async def main():
 )
 def test_reraise_spellings_and_base_exceptions(body, expected):
     assert ends(body) == expected
+
+
+# -- narrowing with isinstance on the bound name -----------------------------------------------------
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("if isinstance(exc, asyncio.CancelledError):\n    raise\nlog()",
+         {(RERAISE, False), (FALLTHROUGH, True)}),
+        ("if isinstance(exc, (ValueError, asyncio.CancelledError)):\n    raise",
+         {(RERAISE, False), (FALLTHROUGH, True)}),
+        ("if not isinstance(exc, asyncio.CancelledError):\n    return\nraise",
+         {(RETURN, True), (RERAISE, False)}),
+        ("if isinstance(other, asyncio.CancelledError):\n    raise",
+         {(RERAISE, False), (FALLTHROUGH, False)}),
+        ("if isinstance(exc, ValueError):\n    raise",
+         {(RERAISE, False), (FALLTHROUGH, False)}),
+    ],
+)
+def test_isinstance_narrowing_on_the_bound_name(body, expected):
+    assert ends(body) == expected

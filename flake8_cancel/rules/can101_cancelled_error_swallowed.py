@@ -1,5 +1,6 @@
 from flake8_cancel.engine import HandlerSite
 from flake8_cancel.registry import Rule, register
+from flake8_cancel.fixes import reraise_at_end
 
 
 @register
@@ -47,10 +48,13 @@ class CancelledErrorSwallowed(Rule):
     ```
 
     ## Fix safety
-    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
-    Appending a bare `raise` is safe when every swallowing path falls off the end of the handler:
-    it only lets the cancellation continue. A handler that swallows with `return`, `break` or
-    `continue` gets no fix, because where to re-raise is a decision for a person.
+    Safe, where there is a fix. When every swallowing path falls off the end of the handler, a bare
+    `raise` is appended (replacing a lone `pass` or `...`): it only lets the cancellation continue.
+    A clause that also catches other exceptions, such as `except (OSError, CancelledError) as exc:`,
+    must keep swallowing those, so it gets `if isinstance(exc, asyncio.CancelledError): raise`
+    instead; without an `as` name it gets no fix. A handler that swallows with `return`, `break`
+    or `continue`, or that deliberately ends the cancellation on another path (`uncancel()`, a
+    `cancelling()` guard), gets no fix: where to re-raise is a decision for a person.
 
     ## Not reported
     - handlers whose `try` body has no `await`, `async for` or `async with`: the task's
@@ -64,6 +68,8 @@ class CancelledErrorSwallowed(Rule):
       awaits `t` (the same name or attribute chain, also inside an `asyncio.timeout()` block): the
       handler expects `t`'s own cancellation. Its remaining risk, swallowing a cancellation of the
       current task that arrives meanwhile, is the opt-in rule CAN110;
+    - a path that runs only when `isinstance(exc, asyncio.CancelledError)` is false, for the name
+      `exc` the clause binds: it is not the cancellation;
     - a handler that keeps the exception (`errors.append(exc)`, `error = exc`) in a function that
       later raises what it kept (`raise error`, `raise errors[0]`);
     - a `cancelling()` guard combined with `and` only with checks that the same task exists
@@ -102,3 +108,6 @@ class CancelledErrorSwallowed(Rule):
             and not site.paths.reraises
             and not site.awaits_cancelled_child
         )
+
+    def build_fix(self, site: HandlerSite):
+        return reraise_at_end(site)

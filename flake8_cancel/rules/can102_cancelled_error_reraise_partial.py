@@ -1,5 +1,6 @@
 from flake8_cancel.engine import HandlerSite
 from flake8_cancel.registry import Rule, register
+from flake8_cancel.fixes import reraise_at_end
 from flake8_cancel.rules.can101_cancelled_error_swallowed import CancelledErrorSwallowed
 
 
@@ -47,9 +48,10 @@ class CancelledErrorReraisePartial(Rule):
     `asyncio.current_task().uncancel()` on that path (3.11+).
 
     ## Fix safety
-    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
-    As for CAN101: a bare `raise` is appended when every swallowing path falls off the end of the
-    handler; a swallowing `return`, `break` or `continue` gets no fix.
+    As for CAN101: safe where there is a fix. A bare `raise` (or, for a clause that also catches
+    other exceptions, `if isinstance(exc, asyncio.CancelledError): raise`) is appended when every
+    swallowing path falls off the end of the handler; a swallowing `return`, `break` or
+    `continue` gets no fix.
 
     ## Known problems
     The same as CAN101.
@@ -69,3 +71,6 @@ class CancelledErrorReraisePartial(Rule):
             and site.paths.reraises
             and not site.awaits_cancelled_child
         )
+
+    def build_fix(self, site: HandlerSite):
+        return reraise_at_end(site)

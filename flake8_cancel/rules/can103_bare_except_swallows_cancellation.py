@@ -1,5 +1,6 @@
 from flake8_cancel.engine import HandlerSite
 from flake8_cancel.registry import Rule, register
+from flake8_cancel.fixes import insert_cancelled_clause
 
 
 @register
@@ -48,10 +49,10 @@ class BareExceptSwallowsCancellation(Rule):
     ```
 
     ## Fix safety
-    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
     Safe: the fix inserts `except asyncio.CancelledError: raise` right before the bare clause
     (using the module's own name for it, or adding `import asyncio`). Everything else the clause
-    caught stays caught.
+    caught stays caught; on cancellation the bare clause's own code no longer runs, which is the
+    point: code meant to run on cancellation belongs in the new clause, before its `raise`.
 
     ## Not reported
     The same exclusions as CAN101, and a bare clause after an earlier clause of the same `try`
@@ -69,3 +70,6 @@ class BareExceptSwallowsCancellation(Rule):
 
     def check_handler(self, site: HandlerSite) -> bool:
         return site.catch.bare and site.swallows_cancellation
+
+    def build_fix(self, site: HandlerSite):
+        return insert_cancelled_clause(site)

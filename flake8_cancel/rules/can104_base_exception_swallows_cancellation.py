@@ -1,5 +1,6 @@
 from flake8_cancel.engine import HandlerSite
 from flake8_cancel.registry import Rule, register
+from flake8_cancel.fixes import insert_cancelled_clause
 
 
 @register
@@ -40,7 +41,6 @@ class BaseExceptionSwallowsCancellation(Rule):
     ```
 
     ## Fix safety
-    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
     Safe: the fix inserts `except asyncio.CancelledError: raise` right before the clause (using the
     module's own name for it, or adding `import asyncio`). Everything else the clause caught stays
     caught.
@@ -66,3 +66,6 @@ class BaseExceptionSwallowsCancellation(Rule):
             and not site.catch.bare
             and site.swallows_cancellation
         )
+
+    def build_fix(self, site: HandlerSite):
+        return insert_cancelled_clause(site)

@@ -1,5 +1,8 @@
 from flake8_cancel.engine import HandlerSite
 from flake8_cancel.registry import Rule, register
+import libcst as cst
+
+from flake8_cancel.fixes import qualified_reference, reraise_at_end
 
 # An `except` clause, or a tuple of exceptions, that names TimeoutError. A bounded window, not
 # `[^:]*`, because a comment inside a multi-line clause can hold a colon.
@@ -86,7 +89,6 @@ class TimeoutCaughtInsideTimedScope(Rule):
     ```
 
     ## Fix safety
-    flake8-cancel 0.1 does not fix code yet; this is the fix it is designed to make.
     Unsafe: catch `asyncio.CancelledError` instead and re-raise at the end of the handler. The
     handler then runs on every cancellation, not only on the deadline, which changes behaviour.
 
@@ -123,3 +125,19 @@ class TimeoutCaughtInsideTimedScope(Rule):
             and try_site.in_timed_scope
             and not try_site.body_has_own_timeout
         )
+
+    def build_fix(self, site: HandlerSite):
+        """Catch CancelledError instead and re-raise at the end; only for a clause that names
+        TimeoutError alone (in a tuple the other exceptions would start re-raising too), and not
+        where another clause of the try already handles cancellation."""
+        if isinstance(site.node.type, cst.Tuple) or site.try_site.scope.vocabulary.bindings.tuple_alias(
+            getattr(site.node.type, "value", "")
+        ):
+            return None
+        if any(catch.catches_cancellation for catch in site.try_site.catches):
+            return None
+        reference, imports = qualified_reference(
+            site.try_site.scope.vocabulary.bindings, "asyncio.CancelledError"
+        )
+        fix = reraise_at_end(site, exception_type=reference)
+        return fix._replace(imports=imports) if fix is not None else None
