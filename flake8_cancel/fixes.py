@@ -75,11 +75,13 @@ def qualified_reference(bindings: Bindings, qualified: str) -> Tuple[cst.BaseExp
 
 
 def append_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.BaseSuite:
-    """Put ``statement`` at the end of a block, replacing a lone ``pass`` or ``...``. A one-line
-    block (``except X: pass``) stays on one line when ``statement`` is simple."""
+    """Put ``statement`` at the end of a block, replacing a lone ``pass`` or ``...``. A
+    placeholder with a comment (``pass  # ignore``) is kept: the comment describes it, not the new
+    statement. A one-line block (``except X: pass``) stays on one line when it can."""
     simple = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
     if isinstance(body, cst.SimpleStatementSuite):
-        if simple:
+        commented = body.trailing_whitespace.comment is not None
+        if simple and not commented:
             small = statement.body[0]  # type: ignore[attr-defined]
             if _is_placeholder(body.body):
                 return body.with_changes(body=[small])
@@ -87,15 +89,17 @@ def append_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.B
                 semicolon=cst.Semicolon(whitespace_after=cst.SimpleWhitespace(" "))
             )
             return body.with_changes(body=[*body.body[:-1], last, small])
-        lines = [cst.SimpleStatementLine(body=list(body.body))]
-        if _is_placeholder(body.body):
-            lines = []
+        kept = cst.SimpleStatementLine(
+            body=list(body.body), trailing_whitespace=body.trailing_whitespace
+        )
+        lines = [] if _is_placeholder(body.body) and not commented else [kept]
         return cst.IndentedBlock(body=[*lines, statement])
     assert isinstance(body, cst.IndentedBlock)
     if len(body.body) == 1 and isinstance(body.body[0], cst.SimpleStatementLine):
-        if _is_placeholder(body.body[0].body):
+        only = body.body[0]
+        if _is_placeholder(only.body) and only.trailing_whitespace.comment is None:
             if simple:
-                return body.with_changes(body=[body.body[0].with_changes(body=statement.body)])  # type: ignore[attr-defined]
+                return body.with_changes(body=[only.with_changes(body=statement.body)])  # type: ignore[attr-defined]
             return body.with_changes(body=[statement])
     return body.with_changes(body=[*body.body, statement])
 
@@ -211,18 +215,21 @@ def fix_bytes(
         return FixResult(data, Counter(), [])
     target_version = engine.settings.target_version_for(path)
     screen_with_python(text)
-    original_compiles = _compiles(data, path)
     module = parse_bytes(data)
+    # The text and bytes of `module`, kept beside it: libcst's code generation is the costly
+    # part of fixing, so it runs once per round that changed something, never to re-read.
+    current_text, current_data = text, data
     fixed: Counter = Counter()
     previous: Optional[Counter] = None
+    issues: List[Issue] = []
     for _ in range(MAX_ROUNDS):
-        issues = engine.analyze_module(module, module.code, target_version)
-        lines = module.code.splitlines()
-        chosen = _fixes_to_apply(issues, lines, unsafe)
+        issues = engine.analyze_module(module, current_text, target_version)
+        chosen = _fixes_to_apply(issues, current_text.splitlines(), unsafe)
         pending = Counter(issue.finding.code for issue, _ in chosen)
         if not chosen or pending == previous:
             break  # nothing left, or the last round's fixes did not take: never repeat them
         previous = pending
+        issues = []
         edits: Dict[int, Rebuild] = {}
         imports: List[str] = []
         for issue, fix in chosen:
@@ -230,24 +237,24 @@ def fix_bytes(
             imports.extend(fix.imports)
             fixed[issue.finding.code] += 1
         try:
-            updated = _apply(module, edits, imports)
+            current_data = _apply(module, edits, imports).bytes
         except Exception as error:  # a fix builder's bug must not cost the user their file
             return _unchanged(data, f"fix failed ({type(error).__name__}: {error})")
         try:
-            module = parse_bytes(updated.bytes)  # analyse what a fresh parse sees
+            module = parse_bytes(current_data)  # analyse what a fresh parse sees
+            current_text = decode_source(current_data)
         except (UncheckableFile, cst.ParserSyntaxError) as problem:
             return _unchanged(data, f"fix produced code that does not parse ({problem})")
-    result = module.bytes
-    if result != data and original_compiles:
-        error = _compile_error(result, path)
+    # Code this Python cannot compile (newer syntax) is checked by libcst's parse alone.
+    if current_data != data and _compile_error(data, path) is None:
+        error = _compile_error(current_data, path)
         if error is not None:
             return _unchanged(data, f"fix produced code that does not compile ({error})")
-    remaining = [
-        issue.finding
-        for issue in engine.analyze_module(module, module.code, target_version)
-        if not is_silenced(issue.finding, module.code.splitlines())
-    ]
-    return FixResult(result, fixed, remaining)
+    if not issues:  # the last round applied fixes: lint what they produced
+        issues = engine.analyze_module(module, current_text, target_version)
+    lines = current_text.splitlines()
+    remaining = [issue.finding for issue in issues if not is_silenced(issue.finding, lines)]
+    return FixResult(current_data, fixed, remaining)
 
 
 def _apply(module: cst.Module, edits: Dict[int, Rebuild], imports: Sequence[str]) -> cst.Module:
@@ -295,10 +302,6 @@ def parse_bytes(data: bytes) -> cst.Module:
         raise
     except RecursionError:
         raise UncheckableFile("skipped: too deeply nested") from None
-
-
-def _compiles(data: bytes, path: Optional[str]) -> bool:
-    return _compile_error(data, path) is None
 
 
 def _compile_error(data: bytes, path: Optional[str]) -> Optional[str]:
