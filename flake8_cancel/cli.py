@@ -62,6 +62,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             extra_never_returning=parse_name_list(options.never_returning),
             extra_suppressors=parse_name_list(options.suppressors),
             extra_timeout_managers=parse_name_list(options.timeout_managers),
+            extra_cleanup_methods=parse_name_list(options.cleanup_methods),
         )
         rules = enabled_rules(
             select=_codes(options.select), ignore=_codes(options.ignore) or (),
@@ -130,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="extra context managers that suppress exceptions")
     parser.add_argument("--timeout-managers", action="append", default=[],
                         help="extra context managers that set a deadline")
+    parser.add_argument("--cleanup-methods", action="append", default=[],
+                        help="extra methods that release a resource (CAN111)")
     return parser
 
 

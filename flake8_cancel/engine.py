@@ -56,7 +56,7 @@ class Issue(NamedTuple):
     finding: Finding
     rule: Rule
     node: cst.CSTNode
-    site: "HandlerSite"
+    site: object  # the HandlerSite, TrySite or WithSite the rule reported from
 
 
 class UncheckableFile(Exception):
@@ -226,6 +226,69 @@ class TrySite:
         return False
 
 
+def in_main_coroutine(scope: Scope, context: ModuleContext) -> bool:
+    return (
+        scope.is_module_level_function
+        and scope.function is not None
+        and scope.function.name.value in context.main_coroutines
+    )
+
+
+def awaits_only_cancelled_children(body: cst.CSTNode, stop: cst.CSTNode, scope: Scope) -> bool:
+    """Does ``body`` await only names (or attribute chains) whose ``.cancel()`` the function
+    called before reaching ``stop``?"""
+    awaited = awaited_names(body, scope.vocabulary)
+    if not awaited or scope.function is None:
+        return False
+    cancelled = set()
+    for node in descendants(scope.function):  # in source order
+        if node is stop:
+            break
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "cancel"
+        ):
+            cancelled.add(dotted_name(node.func.value))
+    return awaited <= cancelled
+
+
+class WithSite:
+    """One ``with`` statement in an async scope."""
+
+    def __init__(self, node: cst.With, scope: Scope, context: ModuleContext) -> None:
+        self.node = node
+        self.scope = scope
+        self.context = context
+
+    @cached_property
+    def suppression(self) -> Optional[Tuple[Catch, List[cst.BaseExpression]]]:
+        """What its suppressing context managers swallow, or None if none suppresses."""
+        return self.scope.vocabulary.suppression_of(self.node)
+
+    @cached_property
+    def body_awaits(self) -> bool:
+        return has_cancellation_point(self.node.body)
+
+    @cached_property
+    def awaits_cancelled_child(self) -> bool:
+        """``t.cancel()`` then ``with suppress(CancelledError): await t``."""
+        return awaits_only_cancelled_children(self.node.body, self.node, self.scope)
+
+    @cached_property
+    def in_main_coroutine(self) -> bool:
+        return in_main_coroutine(self.scope, self.context)
+
+    def suppressing_items(self) -> List[cst.WithItem]:
+        vocabulary = self.scope.vocabulary
+        return [
+            item
+            for item in self.node.items
+            if isinstance(item.item, cst.Call)
+            and vocabulary.bindings.resolves_to(item.item.func, vocabulary.suppressors)
+        ]
+
+
 class HandlerSite:
     """One ``except`` clause, with the facts that the rules ask about it, computed lazily."""
 
@@ -251,33 +314,16 @@ class HandlerSite:
     @cached_property
     def in_main_coroutine(self) -> bool:
         """In the coroutine that ``asyncio.run`` runs: nobody but the runner awaits it."""
-        scope = self.try_site.scope
-        return (
-            scope.is_module_level_function
-            and scope.function is not None
-            and scope.function.name.value in self.try_site.context.main_coroutines
-        )
+        return in_main_coroutine(self.try_site.scope, self.try_site.context)
 
     @cached_property
     def awaits_cancelled_child(self) -> bool:
         """The child-cancel idiom: ``t.cancel()`` earlier in the function, then a try body that
         only awaits ``t`` (the same name or attribute chain), optionally under a timeout block.
         The handler then expects ``t``'s cancellation; CAN110 (opt-in) reports what it risks."""
-        awaited = awaited_names(self.try_site.node.body, self.try_site.scope.vocabulary)
-        function = self.try_site.scope.function
-        if not awaited or function is None:
-            return False
-        cancelled = set()
-        for node in descendants(function):  # in source order
-            if node is self.node:
-                break
-            if (
-                isinstance(node, cst.Call)
-                and isinstance(node.func, cst.Attribute)
-                and node.func.attr.value == "cancel"
-            ):
-                cancelled.add(dotted_name(node.func.value))
-        return awaited <= cancelled
+        return awaits_only_cancelled_children(
+            self.try_site.node.body, self.node, self.try_site.scope
+        )
 
     @cached_property
     def defers_reraise(self) -> bool:
@@ -338,7 +384,12 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.rules = [rule() for rule in (all_rules() if rules is None else rules)]
-        self.handler_rules = [r for r in self.rules if type(r).check_handler is not Rule.check_handler]
+        def overrides(rule: Rule, *hooks: str) -> bool:
+            return any(getattr(type(rule), hook) is not getattr(Rule, hook) for hook in hooks)
+
+        self.handler_rules = [r for r in self.rules if overrides(r, "check_handler", "report_handler")]
+        self.try_rules = [r for r in self.rules if overrides(r, "report_try")]
+        self.with_rules = [r for r in self.rules if overrides(r, "report_with")]
         self.gate = _combined_gate(self.rules, settings)
         self.call_index_gate = _combined_gate(
             [rule for rule in self.rules if type(rule).needs_call_index], settings
@@ -392,13 +443,17 @@ class Engine:
         walker.walk(module.body, Scope(None, False, None, context.vocabulary), False)
         # Handlers are judged after the traversal: a deadline set further down the module
         # (`wait_for(f())` below `f`) can decide what a handler in `f` means.
-        found: List[Tuple[cst.CSTNode, Rule, HandlerSite]] = []
+        found: List[Tuple[cst.CSTNode, Rule, object]] = []
         for try_site in walker.try_sites:
-            for index, handler in enumerate(try_site.node.handlers):
+            for rule in self.try_rules:
+                found.extend((node, rule, try_site) for node in rule.report_try(try_site))
+            for index in range(len(try_site.node.handlers)):
                 site = HandlerSite(try_site, index)
                 for rule in self.handler_rules:
-                    if rule.check_handler(site):
-                        found.append((handler, rule, site))
+                    found.extend((node, rule, site) for node in rule.report_handler(site))
+        for with_site in walker.with_sites:
+            for rule in self.with_rules:
+                found.extend((node, rule, with_site) for node in rule.report_with(with_site))
         if not found:
             return []
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
@@ -475,6 +530,7 @@ class _Walker:
     def __init__(self, context: ModuleContext) -> None:
         self.context = context
         self.try_sites: List[TrySite] = []
+        self.with_sites: List[WithSite] = []
 
     def walk(self, block: Sequence[Statement], scope: Scope, in_timeout: bool) -> None:
         index = self.context.call_index
@@ -516,6 +572,8 @@ class _Walker:
                 if statement.orelse is not None:
                     self.walk(statements(statement.orelse.body), scope, in_timeout)
             elif isinstance(statement, cst.With):
+                if scope.is_async:
+                    self.with_sites.append(WithSite(statement, scope, self.context))
                 timed = statement.asynchronous is not None and any(
                     scope.vocabulary.is_timeout_manager(item.item) for item in statement.items
                 )

@@ -283,7 +283,7 @@ def _fixes_to_apply(
             continue
         if is_silenced(issue.finding, lines):
             continue
-        fix = rule.build_fix(issue.site)
+        fix = rule.build_fix(issue.site, issue.node)
         if fix is None:
             continue
         keys = {id(node) for node, _ in fix.edits}

@@ -21,6 +21,14 @@ NOTHING: QualifiedNames = frozenset()
 CANCELLED_ERROR: QualifiedNames = frozenset(
     {"asyncio.CancelledError", "asyncio.exceptions.CancelledError"}
 )
+# Different classes from asyncio's since 3.8 (an Exception), or gone (asyncio.futures').
+FUTURES_CANCELLED_ERROR: QualifiedNames = frozenset(
+    {
+        "concurrent.futures.CancelledError",
+        "concurrent.futures._base.CancelledError",
+        "asyncio.futures.CancelledError",
+    }
+)
 BASE_EXCEPTION = "builtins.BaseException"
 NORETURN_ANNOTATIONS: QualifiedNames = frozenset(
     {
@@ -32,6 +40,13 @@ NORETURN_ANNOTATIONS: QualifiedNames = frozenset(
 )
 NEVER_RETURNING_FUNCTIONS: QualifiedNames = frozenset({"sys.exit", "os._exit", "os.abort"})
 SUPPRESSORS: QualifiedNames = frozenset({"contextlib.suppress"})
+# Methods whose call in a handler releases a resource (CAN111).
+CLEANUP_METHODS = frozenset(
+    {
+        "close", "aclose", "release", "cancel", "abort", "terminate", "kill", "disconnect",
+        "shutdown", "unlink", "set_exception",
+    }
+)
 # asyncio's own TimeoutError: a class of its own before Python 3.11, the builtin since.
 ASYNCIO_TIMEOUT_ERROR: QualifiedNames = frozenset(
     {"asyncio.TimeoutError", "asyncio.exceptions.TimeoutError"}
@@ -243,7 +258,7 @@ class Catch:
 
     __slots__ = (
         "bare", "base_exception", "cancelled", "exception", "timeout", "asyncio_timeout",
-        "builtin_timeout",
+        "builtin_timeout", "futures_cancelled",
     )
 
     def __init__(self, bare: bool = False) -> None:
@@ -254,6 +269,7 @@ class Catch:
         self.timeout = False  # any spelling of TimeoutError
         self.asyncio_timeout = False  # asyncio.TimeoutError (its own class before 3.11)
         self.builtin_timeout = False  # the builtin TimeoutError
+        self.futures_cancelled = False  # concurrent.futures' or the legacy asyncio.futures' one
 
     @property
     def catches_everything(self) -> bool:
@@ -317,6 +333,8 @@ class Vocabulary:
                 catch.exception = True
             if not meanings.isdisjoint(self.cancelled):
                 catch.cancelled = True
+            if not meanings.isdisjoint(FUTURES_CANCELLED_ERROR):
+                catch.futures_cancelled = True
             if not meanings.isdisjoint(TIMEOUT_ERROR):
                 catch.timeout = True
                 catch.asyncio_timeout |= not meanings.isdisjoint(ASYNCIO_TIMEOUT_ERROR)

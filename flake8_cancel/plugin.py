@@ -51,6 +51,7 @@ class Plugin:
             ("--cancel-never-returning", "extra functions that never return, e.g. mypkg.fail"),
             ("--cancel-suppressors", "extra context managers that suppress exceptions"),
             ("--cancel-timeout-managers", "extra context managers that set a deadline"),
+            ("--cancel-cleanup-methods", "extra methods that release a resource (CAN111)"),
         ):
             manager.add_option(
                 option,
@@ -79,6 +80,7 @@ class Plugin:
             extra_timeout_managers=names(
                 "--cancel-timeout-managers", options.cancel_timeout_managers
             ),
+            extra_cleanup_methods=names("--cancel-cleanup-methods", options.cancel_cleanup_methods),
         )
         cls.engine = Engine(settings)
 

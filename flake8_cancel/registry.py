@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import TYPE_CHECKING, ClassVar, Dict, Iterable, List, NamedTuple, Optional, Type, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, NamedTuple, Optional, Type, TypeVar
+
+import libcst as cst
 
 if TYPE_CHECKING:
-    from flake8_cancel.engine import HandlerSite
+    from flake8_cancel.engine import HandlerSite, TrySite, WithSite
     from flake8_cancel.fixes import Fix
     from flake8_cancel.settings import Settings
 
@@ -46,7 +48,8 @@ class Rule:
     # How safe this rule's fix is: "safe", "unsafe" (needs --unsafe-fixes), "sometimes" (safe,
     # in the cases the doc names) or "none".
     fix: ClassVar[str] = "none"
-    # What the finding's column points at, e.g. the ``except`` keyword.
+    # A regular expression for what the finding's column points at: the ``except`` keyword,
+    # ``raise``, ``return|break|continue``... (the fixture tests check every finding against it).
     anchor: ClassVar[str] = "except"
     # A regular expression that any file able to break this rule must match: the cheap gate.
     gate: ClassVar[str]
@@ -62,12 +65,27 @@ class Rule:
     def gate_pattern(cls, settings: "Settings") -> str:
         return cls.gate
 
+    # -- hooks: the engine calls the ones a rule overrides, from its one traversal ---------------
     def check_handler(self, site: "HandlerSite") -> bool:
-        """Is this ``except`` clause a finding of this rule?"""
+        """Is this ``except`` clause a finding of this rule (reported at ``except``)?"""
         return False
 
-    def build_fix(self, site: "HandlerSite") -> Optional["Fix"]:
-        """The fix for a finding at this site, or None where this rule cannot fix it."""
+    def report_handler(self, site: "HandlerSite") -> Iterable[cst.CSTNode]:
+        """The nodes to report for this ``except`` clause: by default the clause itself when
+        ``check_handler`` says so; a rule that reports inside the clause overrides this."""
+        return (site.node,) if self.check_handler(site) else ()
+
+    def report_try(self, site: "TrySite") -> Iterable[cst.CSTNode]:
+        """The nodes to report for this ``try`` statement (its ``finally``, say)."""
+        return ()
+
+    def report_with(self, site: "WithSite") -> Iterable[cst.CSTNode]:
+        """The nodes to report for this ``with`` statement (an item, say)."""
+        return ()
+
+    def build_fix(self, site: Any, node: cst.CSTNode) -> Optional["Fix"]:
+        """The fix for the finding at ``node`` of ``site``, or None where this rule cannot fix
+        it. It returns edits; it never edits the tree itself."""
         return None
 
 

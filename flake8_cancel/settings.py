@@ -27,6 +27,11 @@ class Settings(NamedTuple):
     extra_never_returning: Tuple[str, ...] = ()
     extra_suppressors: Tuple[str, ...] = ()
     extra_timeout_managers: Tuple[str, ...] = ()
+    extra_cleanup_methods: Tuple[str, ...] = ()  # method names, e.g. "dispose"
+
+    @property
+    def cleanup_methods(self) -> FrozenSet[str]:
+        return names.CLEANUP_METHODS | frozenset(self.extra_cleanup_methods)
 
     @property
     def timeout_managers(self) -> FrozenSet[str]:

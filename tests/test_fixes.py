@@ -223,7 +223,7 @@ def test_a_fix_that_breaks_the_code_leaves_the_file_unchanged(monkeypatch):
         BareExceptSwallowsCancellation,
     )
 
-    def broken_fix(self, site):
+    def broken_fix(self, site, node=None):
         def rebuild(handler):
             return handler.with_changes(type=cst.Name("await"))  # `except await:`
 
@@ -280,7 +280,7 @@ def test_a_fix_builder_that_fails_leaves_the_file_unchanged(monkeypatch):
         BareExceptSwallowsCancellation,
     )
 
-    def failing_fix(self, site):
+    def failing_fix(self, site, node=None):
         def rebuild(handler):
             raise ValueError("cannot build")
 

@@ -109,5 +109,5 @@ class CancelledErrorSwallowed(Rule):
             and not site.awaits_cancelled_child
         )
 
-    def build_fix(self, site: HandlerSite):
+    def build_fix(self, site: HandlerSite, node=None):
         return reraise_at_end(site)

@@ -72,5 +72,5 @@ class CancelledErrorReraisePartial(Rule):
             and not site.awaits_cancelled_child
         )
 
-    def build_fix(self, site: HandlerSite):
+    def build_fix(self, site: HandlerSite, node=None):
         return reraise_at_end(site)

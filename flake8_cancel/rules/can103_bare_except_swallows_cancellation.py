@@ -71,5 +71,5 @@ class BareExceptSwallowsCancellation(Rule):
     def check_handler(self, site: HandlerSite) -> bool:
         return site.catch.bare and site.swallows_cancellation
 
-    def build_fix(self, site: HandlerSite):
+    def build_fix(self, site: HandlerSite, node=None):
         return insert_cancelled_clause(site)

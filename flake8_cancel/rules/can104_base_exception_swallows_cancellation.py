@@ -67,5 +67,5 @@ class BaseExceptionSwallowsCancellation(Rule):
             and site.swallows_cancellation
         )
 
-    def build_fix(self, site: HandlerSite):
+    def build_fix(self, site: HandlerSite, node=None):
         return insert_cancelled_clause(site)

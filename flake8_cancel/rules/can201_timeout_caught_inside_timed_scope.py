@@ -126,7 +126,7 @@ class TimeoutCaughtInsideTimedScope(Rule):
             and not try_site.body_has_own_timeout
         )
 
-    def build_fix(self, site: HandlerSite):
+    def build_fix(self, site: HandlerSite, node=None):
         """Catch CancelledError instead and re-raise at the end; only for a clause that names
         TimeoutError alone (in a tuple the other exceptions would start re-raising too), and not
         where another clause of the try already handles cancellation."""

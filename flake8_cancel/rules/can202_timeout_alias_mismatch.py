@@ -76,7 +76,7 @@ class TimeoutAliasMismatch(Rule):
             return False
         return try_site.body_awaits_asyncio_timeout_source
 
-    def build_fix(self, site: HandlerSite):
+    def build_fix(self, site: HandlerSite, node=None):
         """Name ``asyncio.TimeoutError`` where the clause names the builtin ``TimeoutError``."""
         bindings = site.try_site.scope.vocabulary.bindings
         written = site.node.type
