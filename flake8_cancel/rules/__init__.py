@@ -1,10 +1,8 @@
-"""One module per rule. Importing this package registers them all."""
+"""One module per rule, named ``canNNN_slug``. Importing this package registers them all."""
 
-from flake8_cancel.rules import (  # noqa: F401
-    can101_cancelled_error_swallowed,
-    can102_cancelled_error_reraise_partial,
-    can103_bare_except_swallows_cancellation,
-    can104_base_exception_swallows_cancellation,
-    can201_timeout_caught_inside_timed_scope,
-    can202_timeout_alias_mismatch,
-)
+import importlib
+import pkgutil
+
+for _module in sorted(pkgutil.iter_modules(__path__), key=lambda module: module.name):
+    if _module.name.startswith("can"):
+        importlib.import_module(f"{__name__}.{_module.name}")
