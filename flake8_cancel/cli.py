@@ -1,7 +1,9 @@
-"""``flake8-cancel`` / ``python -m flake8_cancel``: lint files and directories.
+"""``flake8-cancel`` / ``python -m flake8_cancel``: lint and fix files and directories.
 
-Exit status: 0 when clean, 1 when there are findings, 2 for a usage error or any file that could
-not be checked (each such file gets one line naming it and the reason; the others are checked).
+Exit status: 0 when clean, 1 when there are findings (with ``--fix``: findings left, or with
+``--exit-non-zero-on-fix`` anything fixed; with ``--diff``: fixes to make), 2 for a usage or
+configuration error or any file that could not be checked (each such file gets one line naming
+it and the reason; the others are still checked).
 """
 
 from __future__ import annotations
@@ -12,20 +14,16 @@ import multiprocessing
 import os
 import re
 import sys
-from typing import Counter, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Counter, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from flake8_cancel import __version__
+from flake8_cancel.config import Overrides, RunConfig, config_for, group_by_config
 from flake8_cancel.engine import Engine, UncheckableFile, decode_source
-from flake8_cancel.fixes import FileChanged, fix_bytes, write_atomically
-from flake8_cancel.noqa import file_is_exempt, without_silenced
+from flake8_cancel.fixes import FileChanged, fix_availability, fix_bytes, write_atomically
+from flake8_cancel.noqa import file_is_exempt, is_silenced
 from flake8_cancel.registry import Finding, all_rules, rule_for
-from flake8_cancel.selection import enabled_rules
-from flake8_cancel.settings import (
-    ConfigurationError,
-    Settings,
-    parse_name_list,
-    parse_target_version,
-)
+from flake8_cancel.reporting import FORMATS, Reported, render, rules_listing
+from flake8_cancel.settings import ConfigurationError, parse_name_list, parse_target_version
 
 SKIPPED_DIRECTORIES = frozenset(
     {".git", ".hg", ".svn", ".tox", ".nox", "__pycache__", "build", "dist", "node_modules",
@@ -36,8 +34,8 @@ SERIAL_LIMIT = 8  # below this many files a process pool costs more than it save
 
 class FileResult(NamedTuple):
     path: str
-    findings: List[Finding]  # with --fix/--diff: what remains after the fixes
-    problem: Optional[str]
+    reported: List[Reported]  # with --fix/--diff: what remains after the fixes
+    problem: Optional[str] = None
     fixed: Counter = Counter()  # code -> findings fixed (or fixable, with --diff)
     diff: str = ""
 
@@ -53,87 +51,135 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     options = parser.parse_args(argv)
     if options.explain:
         return _explain(options.explain)
+    if options.list_rules:
+        print("\n".join(rules_listing()))
+        return 0
     try:
-        settings = Settings(
-            target_version=parse_target_version(options.target_version)
-            if options.target_version
-            else None,
-            extra_cancelled_names=parse_name_list(options.cancelled_names),
-            extra_never_returning=parse_name_list(options.never_returning),
-            extra_suppressors=parse_name_list(options.suppressors),
-            extra_timeout_managers=parse_name_list(options.timeout_managers),
-            extra_cleanup_methods=parse_name_list(options.cleanup_methods),
-        )
-        rules = enabled_rules(
-            select=_codes(options.select), ignore=_codes(options.ignore) or (),
-            extend_select=_codes(options.extend_select) or (),
-        )
+        overrides = _overrides(options)
     except ValueError as error:
         parser.error(str(error))
-
     mode = Mode(fix=options.fix, diff=options.diff, unsafe=options.unsafe_fixes)
+    if "-" in options.paths:
+        if options.paths != ["-"]:
+            parser.error("'-' (standard input) cannot be combined with other paths")
+        return _run_stdin(options, overrides, mode)
+
     problems: List[Tuple[str, str]] = []
     paths = list(discover(options.paths or ["."], problems))
-    results = check_paths(paths, settings, [rule.code for rule in rules], options.jobs, mode)
-    findings = 0
+    try:
+        groups = group_by_config(paths, overrides)
+    except ConfigurationError as error:
+        print(f"flake8-cancel: error: {error}", file=sys.stderr)
+        return 2
+    results = check_groups(groups, options.jobs, mode)
+    reported: List[Reported] = []
     fixed: Counter = Counter()
     for result in sorted(results, key=lambda r: r.path):
         if result.problem is not None:
             problems.append((result.path, result.problem))
         fixed.update(result.fixed)
+        reported.extend(result.reported)
         if mode.diff:
             sys.stdout.write(result.diff)
-            findings += len(result.findings)
-            continue
-        for finding in result.findings:
-            findings += 1
-            print(f"{result.path}:{finding.line}:{finding.column + 1}: {finding.text}")
+    if not mode.diff:
+        sys.stdout.write(render(options.format, reported))
     for path, reason in problems:
         print(f"{path}: error: {reason}", file=sys.stderr)
+    return _finish(mode, options, fixed, len(reported), bool(problems))
+
+
+def _finish(
+    mode: Mode, options: argparse.Namespace, fixed: Counter, remaining: int, failed: bool
+) -> int:
     if mode.fix or mode.diff:
         verb = "Fixed" if mode.fix else "Would fix"
         total = sum(fixed.values())
-        print(f"{verb} {total} finding{'s' * (total != 1)} ({findings} remaining)", file=sys.stderr)
-    if problems:
+        print(f"{verb} {total} finding{'s' * (total != 1)} ({remaining} remaining)", file=sys.stderr)
+    if failed:
         return 2
     if mode.diff:
         return 1 if fixed else 0
-    return 1 if findings else 0
+    if mode.fix and options.exit_non_zero_on_fix and fixed:
+        return 1
+    return 1 if remaining else 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flake8-cancel",
-        description="Find asyncio cancellation misuse in Python files.",
+        description="Find and fix asyncio cancellation misuse in Python files.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files or directories (default: .); - reads standard input")
     parser.add_argument("--version", action="version", version=f"flake8-cancel {__version__}")
     parser.add_argument("--select", help="comma-separated code prefixes to check (default: CAN)")
     parser.add_argument("--ignore", help="comma-separated code prefixes to skip")
     parser.add_argument("--extend-select", help="code prefixes to check in addition, e.g. CAN110")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="how findings are printed (default: text, as flake8)")
     parser.add_argument("--jobs", "-j", type=_positive, default=os.cpu_count() or 1,
                         help="files checked in parallel (default: all cores)")
     parser.add_argument("--explain", metavar="CODE", help="print the documentation of a rule")
+    parser.add_argument("--list-rules", action="store_true",
+                        help="list every rule: code, name, default and fix")
+    parser.add_argument("--stdin-filename", metavar="PATH",
+                        help="with -, the file name for messages and configuration")
     fixing = parser.add_mutually_exclusive_group()
     fixing.add_argument("--fix", action="store_true", help="apply the safe fixes to the files")
     fixing.add_argument("--diff", action="store_true",
                         help="print the fixes as a unified diff; write nothing (exit 1 if any)")
     parser.add_argument("--unsafe-fixes", action="store_true",
                         help="with --fix or --diff, also apply fixes that may change behaviour")
+    parser.add_argument("--exit-non-zero-on-fix", action="store_true",
+                        help="with --fix, exit 1 when anything was fixed")
     parser.add_argument("--target-version", help="Python version the code runs on, e.g. 3.10 "
                         "(default: [tool.flake8-cancel] target-version or requires-python of "
                         "the nearest pyproject.toml, else 3.11)")
-    parser.add_argument("--cancelled-names", action="append", default=[],
+    parser.add_argument("--cancelled-names", action="append",
                         help="extra exceptions that mean cancellation, e.g. trio.Cancelled")
-    parser.add_argument("--never-returning", action="append", default=[],
+    parser.add_argument("--never-returning", action="append",
                         help="extra functions that never return")
-    parser.add_argument("--suppressors", action="append", default=[],
+    parser.add_argument("--suppressors", action="append",
                         help="extra context managers that suppress exceptions")
-    parser.add_argument("--timeout-managers", action="append", default=[],
+    parser.add_argument("--timeout-managers", action="append",
                         help="extra context managers that set a deadline")
-    parser.add_argument("--cleanup-methods", action="append", default=[],
+    parser.add_argument("--cleanup-methods", action="append",
                         help="extra methods that release a resource (CAN111)")
     return parser
+
+
+NAME_FLAGS = {
+    "cancelled_names": "extra_cancelled_names",
+    "never_returning": "extra_never_returning",
+    "suppressors": "extra_suppressors",
+    "timeout_managers": "extra_timeout_managers",
+    "cleanup_methods": "extra_cleanup_methods",
+}
+
+
+def _overrides(options: argparse.Namespace) -> Overrides:
+    names = {
+        field: parse_name_list(getattr(options, flag))
+        for flag, field in NAME_FLAGS.items()
+        if getattr(options, flag) is not None
+    }
+    overrides = Overrides(
+        select=_codes(options.select),
+        ignore=_codes(options.ignore),
+        extend_select=_codes(options.extend_select),
+        target_version=parse_target_version(options.target_version)
+        if options.target_version
+        else None,
+        names=names,
+    )
+    # Check the codes now, so that a typo is a usage error even before any file is read.
+    from flake8_cancel.selection import enabled_rules
+
+    enabled_rules(
+        select=overrides.select, ignore=overrides.ignore or (),
+        extend_select=overrides.extend_select or (),
+    )
+    return overrides
 
 
 def _positive(text: str) -> int:
@@ -160,6 +206,36 @@ def _explain(code: str) -> int:
     print(f"{rule.code} ({rule.slug}), {default} by default, fix: {rule.fix}\n")
     print(rule.doc())
     return 0
+
+
+# -- standard input ---------------------------------------------------------------------------------
+def _run_stdin(options: argparse.Namespace, overrides: Overrides, mode: Mode) -> int:
+    """Editors pipe the buffer in: findings (or, with --fix, the fixed source) come out."""
+    name = options.stdin_filename or "-"
+    data = sys.stdin.buffer.read()
+    try:
+        config = config_for(options.stdin_filename or os.getcwd(), overrides)
+    except ConfigurationError as error:
+        print(f"flake8-cancel: error: {error}", file=sys.stderr)
+        return 2
+    if options.stdin_filename and config.excludes(options.stdin_filename):
+        if mode.fix:
+            sys.stdout.buffer.write(data)
+        return 0
+    global _worker_configs
+    _worker_configs = {0: (config, Engine(config.settings, [rule_for(c) for c in config.codes]))}
+    result = _check_data(name, data, 0, mode, write=False, path_for_project=options.stdin_filename)
+    if mode.fix:
+        sys.stdout.buffer.write(result.diff.encode("latin-1") if result.problem is None else data)
+    elif mode.diff:
+        sys.stdout.write(result.diff)
+    else:
+        sys.stdout.write(render(options.format, result.reported))
+    if result.problem is not None:
+        print(f"{name}: error: {result.problem}", file=sys.stderr)
+    if mode.fix:  # the fixed source owns stdout: what remains goes to stderr
+        sys.stderr.write(render("text", result.reported))
+    return _finish(mode, options, result.fixed, len(result.reported), result.problem is not None)
 
 
 # -- finding the files ------------------------------------------------------------------------------
@@ -189,64 +265,80 @@ def _walk(top: str) -> Iterator[str]:
 
 
 # -- checking ---------------------------------------------------------------------------------------
-_worker_engine: Optional[Engine] = None
+# Set before the pool forks, so that workers inherit the engines and the imported libcst.
+_worker_configs: Dict[int, Tuple[RunConfig, Engine]] = {}
 _worker_mode = Mode()
 
 
-def check_paths(
-    paths: Sequence[str], settings: Settings, codes: Sequence[str], jobs: int, mode: Mode = Mode()
-) -> List[FileResult]:
-    global _worker_engine, _worker_mode
-    _worker_engine = Engine(settings, [rule_for(code) for code in codes])
+def check_groups(groups: Dict[RunConfig, List[str]], jobs: int, mode: Mode) -> List[FileResult]:
+    global _worker_configs, _worker_mode
+    _worker_configs = {
+        index: (config, Engine(config.settings, [rule_for(code) for code in config.codes]))
+        for index, config in enumerate(groups)
+    }
     _worker_mode = mode
-    if jobs == 1 or len(paths) <= SERIAL_LIMIT:
-        return [check_file(path) for path in paths]
+    tasks = [(path, index) for index, paths in enumerate(groups.values()) for path in paths]
+    if jobs == 1 or len(tasks) <= SERIAL_LIMIT:
+        return [check_file(task) for task in tasks]
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    chunk = max(1, min(64, len(paths) // (jobs * 8)))
-    # Forked workers inherit the engine and the imported libcst: no per-worker start-up.
+    chunk = max(1, min(64, len(tasks) // (jobs * 8)))
     with context.Pool(jobs) as pool:
-        return list(pool.imap_unordered(check_file, paths, chunksize=chunk))
+        return list(pool.imap_unordered(check_file, tasks, chunksize=chunk))
 
 
-def check_file(path: str) -> FileResult:
-    assert _worker_engine is not None
+def check_file(task: Tuple[str, int]) -> FileResult:
+    path, index = task
     try:
         with open(path, "rb") as handle:
             data = handle.read()
-        if _worker_mode.fix or _worker_mode.diff:
-            return _fix_file(path, data)
+    except OSError as error:
+        return FileResult(path, [], f"cannot read: {error.strerror or error}")
+    return _check_data(path, data, index, _worker_mode, write=True, path_for_project=path)
+
+
+def _check_data(
+    path: str, data: bytes, index: int, mode: Mode, write: bool, path_for_project: Optional[str]
+) -> FileResult:
+    """Lint or fix one file's bytes. With ``write`` False, --fix returns the fixed text in
+    ``diff`` (for standard input) instead of writing it."""
+    config, engine = _worker_configs[index]
+    ignored = config.ignored_codes(path)
+    try:
+        if mode.fix or mode.diff:
+            result = fix_bytes(data, engine, path_for_project, unsafe=mode.unsafe, ignore=ignored)
+            reported = [Reported(path, finding, fix) for finding, fix in result.remaining]
+            if result.problem is not None:
+                return FileResult(path, reported, result.problem)
+            text = ""
+            if mode.diff and result.data != data:
+                text = "".join(
+                    difflib.unified_diff(
+                        decode_source(data).splitlines(keepends=True),
+                        decode_source(result.data).splitlines(keepends=True),
+                        fromfile=path,
+                        tofile=path,
+                    )
+                )
+            elif mode.fix and not write:
+                text = result.data.decode("latin-1")  # bytes through a str, losslessly
+            elif mode.fix and result.data != data:
+                write_atomically(path, result.data, expected=data)
+            return FileResult(path, reported, None, result.fixed, text)
         source = decode_source(data)
         if file_is_exempt(source):
-            return FileResult(path, [], None)
-        findings = _worker_engine.check(source, path=path)
+            return FileResult(path, [])
+        lines = source.splitlines()
+        reported = [
+            Reported(path, issue.finding, fix_availability(issue))
+            for issue in engine.analyze(source, path=path_for_project)
+            if not is_silenced(issue.finding, lines)
+            and not issue.finding.code.startswith(ignored or ("\0",))
+        ]
+        return FileResult(path, reported)
     except (UncheckableFile, ConfigurationError, FileChanged) as problem:
         return FileResult(path, [], str(problem))
     except OSError as error:
-        return FileResult(path, [], f"cannot read: {error.strerror or error}")
+        return FileResult(path, [], f"cannot write: {error.strerror or error}")
     except Exception as error:  # one bad file must not stop the others
         return FileResult(path, [], f"internal error: {type(error).__name__}: {error}")
-    return FileResult(path, without_silenced(findings, source), None)
-
-
-def _fix_file(path: str, data: bytes) -> FileResult:
-    assert _worker_engine is not None
-    result = fix_bytes(data, _worker_engine, path, unsafe=_worker_mode.unsafe)
-    if result.problem is not None:
-        return FileResult(path, result.remaining, result.problem)
-    diff = ""
-    if result.data != data:
-        if _worker_mode.diff:
-            diff = "".join(
-                difflib.unified_diff(
-                    decode_source(data).splitlines(keepends=True),
-                    decode_source(result.data).splitlines(keepends=True),
-                    fromfile=path,
-                    tofile=path,
-                )
-            )
-        else:
-            write_atomically(path, result.data, expected=data)
-    return FileResult(path, result.remaining, None, result.fixed, diff)
-
-

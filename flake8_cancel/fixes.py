@@ -54,7 +54,9 @@ class Fix(NamedTuple):
 class FixResult(NamedTuple):
     data: bytes  # the fixed file, or the original when nothing changed or a check failed
     fixed: Counter  # code -> number of findings fixed
-    remaining: List[Finding]  # what is still reported afterwards (noqa'd findings excluded)
+    # What is still reported afterwards (noqa'd findings excluded), each with the fix that
+    # remains available ("unsafe" when --unsafe-fixes was not given), if any.
+    remaining: List[Tuple[Finding, Optional[str]]]
     problem: Optional[str] = None
 
 
@@ -205,9 +207,14 @@ class _ApplyEdits(cst.CSTTransformer):
 
 
 def fix_bytes(
-    data: bytes, engine: Engine, path: Optional[str] = None, unsafe: bool = False
+    data: bytes,
+    engine: Engine,
+    path: Optional[str] = None,
+    unsafe: bool = False,
+    ignore: Sequence[str] = (),
 ) -> FixResult:
-    """Apply the fixes for ``data`` (a whole file). Raises UncheckableFile like the linter."""
+    """Apply the fixes for ``data`` (a whole file). Raises UncheckableFile like the linter.
+    Codes starting with one of ``ignore`` (per-file ignores) are neither fixed nor reported."""
     text = decode_source(data)
     if file_is_exempt(text):
         return FixResult(data, Counter(), [])
@@ -223,7 +230,7 @@ def fix_bytes(
     previous: Optional[Counter] = None
     issues: List[Issue] = []
     for _ in range(MAX_ROUNDS):
-        issues = engine.analyze_module(module, current_text, target_version)
+        issues = _without(engine.analyze_module(module, current_text, target_version), ignore)
         chosen = _fixes_to_apply(issues, current_text.splitlines(), unsafe)
         pending = Counter(issue.finding.code for issue, _ in chosen)
         if not chosen or pending == previous:
@@ -251,10 +258,34 @@ def fix_bytes(
         if error is not None:
             return _unchanged(data, f"fix produced code that does not compile ({error})")
     if not issues:  # the last round applied fixes: lint what they produced
-        issues = engine.analyze_module(module, current_text, target_version)
+        issues = _without(engine.analyze_module(module, current_text, target_version), ignore)
     lines = current_text.splitlines()
-    remaining = [issue.finding for issue in issues if not is_silenced(issue.finding, lines)]
+    remaining = [
+        (issue.finding, fix_availability(issue))
+        for issue in issues
+        if not is_silenced(issue.finding, lines)
+    ]
     return FixResult(current_data, fixed, remaining)
+
+
+def _without(issues: List[Issue], ignore: Sequence[str]) -> List[Issue]:
+    if not ignore:
+        return issues
+    return [issue for issue in issues if not issue.finding.code.startswith(tuple(ignore))]
+
+
+def fix_availability(issue: Issue) -> Optional[str]:
+    """"safe" or "unsafe" when a fix would be applied for this finding, else None."""
+    safety = issue.rule.fix
+    if safety == "none":
+        return None
+    try:
+        fix = issue.rule.build_fix(issue.site, issue.node)
+    except Exception:  # a fix builder's bug must not break reporting
+        return None
+    if fix is None:
+        return None
+    return "unsafe" if safety == "unsafe" else "safe"
 
 
 def _apply(module: cst.Module, edits: Dict[int, Rebuild], imports: Sequence[str]) -> cst.Module:

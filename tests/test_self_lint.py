@@ -1,0 +1,19 @@
+"""The project lints itself with its own plugin (flake8-bugbear does the same)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import flake8_cancel
+
+PACKAGE = Path(flake8_cancel.__file__).resolve().parent
+
+
+def test_flake8_with_the_plugin_finds_nothing_in_our_own_code():
+    done = subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", "--select=CAN", str(PACKAGE)],
+        capture_output=True, text=True,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
