@@ -1,0 +1,35 @@
+"""The README's example is one that was run: its "before" fixes into its "after"."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def block_after(marker: str) -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"<!-- {marker} -->\n```python\n(.*?)```", readme, re.S)
+    assert match, f"README lacks the {marker} example"
+    return match.group(1)
+
+
+def test_before_reports_the_marked_lines_and_fixes_into_after(tmp_path):
+    before = block_after("before")
+    target = tmp_path / "example.py"
+    target.write_text(before)
+    marked = [
+        (number, re.search(r"# (CAN\d+)", line).group(1))
+        for number, line in enumerate(before.splitlines(), start=1)
+        if re.search(r"# CAN\d+", line)
+    ]
+    lint = subprocess.run([sys.executable, "-m", "flake8_cancel", "example.py"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert [(int(line.split(":")[1]), line.split()[1]) for line in lint.stdout.splitlines()] == marked
+    subprocess.run([sys.executable, "-m", "flake8_cancel", "--fix", "--unsafe-fixes", "example.py"],
+                   capture_output=True, cwd=tmp_path)
+    fixed = re.sub(r"  # CAN\d+:.*", "", target.read_text())
+    assert fixed == block_after("after")
