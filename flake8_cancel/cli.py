@@ -47,6 +47,14 @@ class Mode(NamedTuple):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `flake8-cancel ... | head`: the reader left, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     parser = _parser()
     options = parser.parse_args(argv)
     if options.explain:

@@ -17,6 +17,7 @@ a configured suppressor).
 
 from __future__ import annotations
 
+import builtins
 import enum
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
@@ -270,9 +271,12 @@ class _Analyzer:
             and test.args[0].value.value == self.bound
         ):
             return None
-        types = self.vocabulary.bindings.exception_types(test.args[1].value)
+        types = list(self.vocabulary.bindings.exception_types(test.args[1].value))
         if any(self.vocabulary.is_cancelled_error(single) for single in types):
             return True
+        # `isinstance(exc, (Exception, OSError))` is never true of a CancelledError.
+        if types and all(_is_builtin_exception_class(self.vocabulary, single) for single in types):
+            return False
         return None
 
     def match(
@@ -400,6 +404,18 @@ class _Analyzer:
                 if name is not None:
                     names.add(name)
         return names
+
+
+def _is_builtin_exception_class(vocabulary: Vocabulary, node: cst.BaseExpression) -> bool:
+    """A builtin subclass of Exception (so never a CancelledError, a BaseException since 3.8)."""
+    meanings = vocabulary.bindings.resolve(node)
+    if len(meanings) != 1:
+        return False
+    (meaning,) = meanings
+    if not meaning.startswith("builtins."):
+        return False
+    value = getattr(builtins, meaning[len("builtins."):], None)
+    return isinstance(value, type) and issubclass(value, Exception)
 
 
 def _certainly_caught(end: PathEnd, catches: Sequence[Catch], handled: Set[str]) -> bool:

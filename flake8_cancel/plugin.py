@@ -82,7 +82,11 @@ class Plugin:
             ),
             extra_cleanup_methods=names("--cancel-cleanup-methods", options.cancel_cleanup_methods),
         )
-        cls.engine = Engine(settings)
+        # flake8 drops extend_default_ignore once a user sets `ignore`, and lets any explicit
+        # `select` (even just `CAN`) beat it: an opt-in rule runs only when named in full.
+        named = {*(options.select or ()), *(getattr(options, "extend_select", None) or ())}
+        rules = [rule for rule in all_rules() if rule.default_enabled or rule.code in named]
+        cls.engine = Engine(settings, rules)
 
     def run(self) -> Iterator[Tuple[int, int, str, Type["Plugin"]]]:
         try:

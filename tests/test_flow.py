@@ -751,8 +751,25 @@ def test_reraise_spellings_and_base_exceptions(body, expected):
         ("if isinstance(other, asyncio.CancelledError):\n    raise",
          {(RERAISE, False), (FALLTHROUGH, False)}),
         ("if isinstance(exc, ValueError):\n    raise",
-         {(RERAISE, False), (FALLTHROUGH, False)}),
+         {(RERAISE, True), (FALLTHROUGH, False)}),
     ],
 )
 def test_isinstance_narrowing_on_the_bound_name(body, expected):
+    assert ends(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("if isinstance(exc, Exception):\n    raise ValueError() from exc\nraise",
+         {(OTHER, True), (RERAISE, False)}),
+        ("if isinstance(exc, (OSError, ValueError)):\n    return\nraise",
+         {(RETURN, True), (RERAISE, False)}),
+        ("if not isinstance(exc, Exception):\n    raise\nreturn",
+         {(RERAISE, False), (RETURN, True)}),
+        ("if isinstance(exc, KeyboardInterrupt):\n    return\nraise",
+         {(RETURN, False), (RERAISE, False)}),
+    ],
+)
+def test_isinstance_of_an_exception_class_is_not_the_cancellation(body, expected):
     assert ends(body) == expected

@@ -1,0 +1,233 @@
+from typing import Iterator, List, NamedTuple, Optional, Set, Tuple, Union
+
+import libcst as cst
+
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.flow import Exit
+from flake8_cancel.registry import Rule, register
+from flake8_cancel.names import Vocabulary
+from flake8_cancel.syntax import (
+    NESTED_SCOPES,
+    children,
+    descendants,
+    dotted_name,
+    has_cancellation_point,
+)
+
+
+# Where a `raise` sits inside a handler, as far as a bare `raise` there is concerned.
+DIRECT = "direct"  # a bare `raise` re-raises the handler's exception
+NESTED_HANDLER = "handler"  # in an inner `except` clause: a bare `raise` re-raises the inner one
+NESTED_FINALLY = "finally"  # in an inner `finally`: it re-raises whatever is in flight there
+
+
+class RaiseSite(NamedTuple):
+    node: cst.Raise
+    where: str  # DIRECT, NESTED_HANDLER or NESTED_FINALLY
+    # The innermost inner `try` and `except` clause of the handler around the raise, if any.
+    inner_try: Optional[Union[cst.Try, cst.TryStar]]
+    inner_clause: Optional[Union[cst.ExceptHandler, cst.ExceptStarHandler]]
+
+
+def raises_in_handler(
+    handler: Union[cst.ExceptHandler, cst.ExceptStarHandler]
+) -> Iterator[RaiseSite]:
+    """Every ``raise`` in the handler's body, not in nested scopes, and where it sits."""
+    stack: List[Tuple[cst.CSTNode, str, Optional[cst.CSTNode], Optional[cst.CSTNode]]] = [
+        (child, DIRECT, None, None) for child in children(handler.body)
+    ]
+    while stack:
+        node, where, inner_try, clause = stack.pop()
+        if isinstance(node, cst.Raise):
+            yield RaiseSite(node, where, inner_try, clause)  # type: ignore[arg-type]
+            continue
+        if isinstance(node, NESTED_SCOPES):
+            continue
+        if isinstance(node, (cst.Try, cst.TryStar)):
+            stack.extend((child, where, inner_try, clause) for child in children(node.body))
+            for inner in node.handlers:
+                stack.extend(
+                    (child, NESTED_HANDLER, node, inner) for child in children(inner.body)
+                )
+            if node.orelse is not None:
+                stack.extend((child, where, inner_try, clause) for child in children(node.orelse))
+            if node.finalbody is not None:
+                inside = where if where == NESTED_HANDLER else NESTED_FINALLY
+                stack.extend(
+                    (child, inside, inner_try, clause) for child in children(node.finalbody)
+                )
+            continue
+        stack.extend((child, where, inner_try, clause) for child in children(node))
+
+
+@register
+class CancellationConverted(Rule):
+    """
+    ## What it does
+    Checks for handlers that catch the task's cancellation (`except asyncio.CancelledError:` in
+    any spelling, a bare `except:`, or `except BaseException:`) around an `await` in async code,
+    and raise a different exception on some path without calling `uncancel()` first.
+
+    ## Why is this bad?
+    `Task.cancel()`, `asyncio.timeout()`, `wait_for` and `TaskGroup` all rely on the cancelled
+    task ending with `CancelledError`. When a handler turns it into another exception, whoever
+    asked for the cancellation sees an error instead: `timeout()` no longer raises
+    `TimeoutError`, a `TaskGroup` that cancels its children collects their errors, and
+    `asyncio.run` reports an unhandled exception at shutdown. If the new exception is caught
+    further up in the same task, the task even goes on running; on Python 3.11+ its
+    `cancelling()` count then stays raised, and the next `timeout()` or `TaskGroup` it enters
+    misbehaves.
+
+    Deliberately ending a cancellation is allowed if it is said explicitly: a path that calls
+    `<task>.uncancel()` before raising (what `asyncio.timeout()` itself does before it raises
+    `TimeoutError`), or that runs only when `<task>.cancelling()` is zero, is not reported.
+
+    ## Example
+    ```python
+    import asyncio
+
+
+    async def fetch(session, url):
+        try:
+            return await session.get(url)
+        except asyncio.CancelledError as exc:
+            raise ConnectionError("request aborted") from exc
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+
+    async def fetch(session, url):
+        try:
+            return await session.get(url)
+        except asyncio.CancelledError:
+            session.log("request aborted")
+            raise
+    ```
+
+    A home-made timeout that must raise `TimeoutError` ends the cancellation it caused first:
+    ```python
+    import asyncio
+
+
+    async def fetch(session, url, deadline):
+        try:
+            return await session.get(url)
+        except asyncio.CancelledError as exc:
+            if deadline.expired and asyncio.current_task().uncancel() == 0:
+                raise TimeoutError from exc
+            raise
+    ```
+
+    ## Fix safety
+    There is no fix: which exception the caller should see, and whether the cancellation should
+    go on, is a decision for a person.
+
+    ## Not reported
+    - the handlers that CAN101 does not report: a `try` body without `await`, `async for` or
+      `async with` (the task's cancellation cannot arrive there), code in a sync `def`, `lambda`
+      or class body, a clause shielded by an earlier clause that catches `CancelledError`, and
+      handlers in the main coroutine that the same module passes to `asyncio.run()`;
+    - a path that calls `<task>.uncancel()` before it raises, or that runs only when a
+      `<task>.cancelling()` check is false;
+    - a path that runs only when `isinstance(exc, asyncio.CancelledError)` is false, for the name
+      `exc` the clause binds (`except BaseException as exc:` that re-raises cancellation first and
+      wraps the rest): what it raises replaces another exception, not the cancellation;
+    - a `raise` inside an inner `except` clause of the handler that does not catch cancellation
+      (`try: await conn.close()` / `except OSError as e: raise CloseError() from e`): it replaces
+      the inner exception, which would have replaced the cancellation anyway. An inner clause
+      whose own `try` body awaits and that catches cancellation is judged on its own;
+    - the child-cancel idiom, `t.cancel()` earlier in the function and a `try` body that only
+      awaits `t`: the handler is about `t`'s cancellation, as for CAN101 (the risk that a
+      cancellation of the current task arrives meanwhile is the opt-in rule CAN110's);
+    - raising the caught exception under another name the handler gave it (`error = exc`,
+      `raise error`);
+    - `raise asyncio.CancelledError(...)`: the cancellation goes on (a new instance is CAN106),
+      and calls to functions that never return (`sys.exit()`, `-> NoReturn`).
+
+    ## Known problems
+    Some libraries and older code raise `CancelledError` for their own reasons (a closed
+    connection, a cancelled future) and handlers translate it into a library error on purpose.
+    When the cancellation cannot be the task's own, add `# noqa: CAN105`; better, re-raise when
+    `asyncio.current_task().cancelling()` is non-zero, which keeps a real cancellation going.
+
+    A call to `uncancel()` on the path counts, whatever task it is called on.
+
+    A new `CancelledError` built first and raised by name (`error = asyncio.CancelledError(msg)`,
+    `raise error`) is taken for a different exception; `raise asyncio.CancelledError(msg)` is
+    recognised (as CAN106).
+
+    Only an `isinstance` check for a cancellation class narrows a path. A broad clause that tests
+    for other classes, `except BaseException as exc:` / `if isinstance(exc, Exception): raise
+    Wrapped() from exc`, is reported although the cancellation never takes that branch; let
+    the cancellation through first (`except asyncio.CancelledError: raise`) or test
+    `isinstance(exc, asyncio.CancelledError)`.
+    """
+
+    code = "CAN105"
+    slug = "cancellation-converted"
+    message = "cancellation is converted into another exception; re-raise it with bare 'raise' or call uncancel() first"
+    fix = "none"
+    gate = r"CancelledError|BaseException|except\s*:"
+
+    @classmethod
+    def gate_pattern(cls, settings):
+        extra = [name.rsplit(".", 1)[-1] for name in settings.extra_cancelled_names]
+        return "|".join([cls.gate, *extra])
+
+    def check_handler(self, site: HandlerSite) -> bool:
+        if not site.sees_cancellation or site.in_main_coroutine or site.awaits_cancelled_child:
+            return False
+        converting = {
+            id(end.node)
+            for end in site.paths.ends
+            if end.exit is Exit.RAISE_OTHER and not end.sanctioned and end.node is not None
+        }
+        if not converting:
+            return False
+        vocabulary = site.try_site.scope.vocabulary
+        aliases = _aliases_of_caught(site.node)
+        return any(
+            id(raised.node) in converting
+            and _raised_name(raised.node) not in aliases
+            and _replaces_cancellation(raised, vocabulary)
+            for raised in raises_in_handler(site.node)
+        )
+
+
+def _replaces_cancellation(raised: RaiseSite, vocabulary: Vocabulary) -> bool:
+    """A raise in an inner clause replaces what that clause caught: the cancellation only when
+    the clause catches it and its own ``try`` body cannot be cancelled on its own (then it
+    caught ours, re-raised there). A clause that can is judged as a handler of its own."""
+    if raised.inner_clause is None or raised.inner_try is None:
+        return True
+    return vocabulary.catch_of(
+        raised.inner_clause.type
+    ).catches_cancellation and not has_cancellation_point(raised.inner_try.body)
+
+
+def _aliases_of_caught(handler: Union[cst.ExceptHandler, cst.ExceptStarHandler]) -> Set[str]:
+    """Names the handler gives the caught exception (``error = exc``): raising one re-raises."""
+    bound = handler.name.name if handler.name is not None else None
+    if not isinstance(bound, cst.Name):
+        return set()
+    aliases = set()
+    for node in descendants(handler.body):
+        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Name):
+            if node.value.value == bound.value:
+                aliases.update(dotted_name(target.target) for target in node.targets)
+    aliases.discard(None)
+    return aliases  # type: ignore[return-value]
+
+
+def _raised_name(node: cst.Raise) -> Optional[str]:
+    raised = node.exc
+    if (  # `raise error.with_traceback(tb)` raises the same instance
+        isinstance(raised, cst.Call)
+        and isinstance(raised.func, cst.Attribute)
+        and raised.func.attr.value == "with_traceback"
+    ):
+        raised = raised.func.value
+    return dotted_name(raised) if raised is not None else None

@@ -1,0 +1,156 @@
+from typing import Iterable, Optional
+
+import libcst as cst
+
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.fixes import Fix
+from flake8_cancel.registry import Rule, register
+from flake8_cancel.rules.can101_cancelled_error_swallowed import CancelledErrorSwallowed
+from flake8_cancel.rules.can105_cancellation_converted import DIRECT, raises_in_handler
+
+
+@register
+class CancelledErrorNewInstance(Rule):
+    """
+    ## What it does
+    Checks for `raise asyncio.CancelledError` or `raise asyncio.CancelledError(...)` (any
+    spelling, with or without `from ...`) inside a handler that catches the cancellation
+    (`except asyncio.CancelledError:` in any spelling, a bare `except:`, or
+    `except BaseException:`) in async code.
+
+    ## Why is this bad?
+    The cancellation does go on, but as a new exception: the one that propagates no longer
+    carries the message given to `task.cancel(msg)`, its traceback starts in this handler instead
+    of at the `await` where the task was cancelled, and the original is left only as its
+    `__context__` (or dropped, with `from None`). Finding out whether a cancellation came from a
+    timeout, a `TaskGroup` or a shutdown gets much harder. A bare `raise` re-raises the same
+    instance.
+
+    ## Example
+    ```python
+    import asyncio
+
+
+    async def consume(queue):
+        try:
+            await queue.get()
+        except asyncio.CancelledError:
+            queue.close()
+            raise asyncio.CancelledError("consumer stopped")
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+
+    async def consume(queue):
+        try:
+            await queue.get()
+        except asyncio.CancelledError:
+            queue.close()
+            raise
+    ```
+
+    ## Fix safety
+    Safe, where there is a fix: the `raise` becomes a bare `raise`, which re-raises the
+    cancellation that the handler caught. The message passed to the new instance (and a
+    `from` clause) are dropped; the original message and traceback are kept instead.
+
+    There is no fix (the finding is still reported):
+    - inside an inner `except` clause of the handler, where a bare `raise` would re-raise the
+      inner exception, or inside an inner `finally` block, where it would re-raise whatever is in
+      flight there;
+    - in a clause that catches more than cancellation (a bare `except:`, `BaseException`, or a
+      tuple with other exceptions): there the `raise` may turn another exception into a
+      cancellation on purpose, and a bare `raise` would let that exception through instead;
+    - when the `raise` statement spans a comment (`raise CancelledError(  # why`), which the
+      bare `raise` would drop.
+
+    ## Not reported
+    - code in a sync `def`, a `lambda` or a class body, also one nested in the handler;
+    - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`:
+      it never sees the cancellation, so what it raises is a conversion of another exception;
+    - a clause that does not catch cancellation (`except Exception:`, `except OSError:`).
+
+    Unlike CAN101–CAN105, the `try` body does not need an `await`: a handler for the
+    `CancelledError` of a cancelled future or task (`fut.result()`) loses that instance the same
+    way, and the bare `raise` is just as right there.
+
+    ## Known problems
+    A `raise` inside an inner `except` clause that catches cancellation itself is reported once,
+    for the inner clause (and fixed there when that clause catches only cancellation).
+    """
+
+    code = "CAN106"
+    slug = "cancelled-error-new-instance"
+    message = "a new CancelledError loses the original's message and traceback; re-raise it with bare 'raise'"
+    fix = "sometimes"
+    anchor = "raise"
+    gate = CancelledErrorSwallowed.gate
+    gate_pattern = CancelledErrorSwallowed.gate_pattern
+
+    def report_handler(self, site: HandlerSite) -> Iterable[cst.CSTNode]:
+        if not site.catch.catches_cancellation or site.shielded:
+            return []
+        vocabulary = site.try_site.scope.vocabulary
+        found = []
+        for raised in raises_in_handler(site.node):
+            if not _raises_new_cancelled(raised.node, vocabulary):
+                continue
+            # An inner clause that catches cancellation reports its own raises.
+            clause = raised.inner_clause
+            if clause is not None and vocabulary.catch_of(clause.type).catches_cancellation:
+                continue
+            found.append(raised.node)
+        return found
+
+    def build_fix(self, site: HandlerSite, node: cst.CSTNode) -> Optional[Fix]:
+        if not _catches_only_cancellation(site):
+            return None
+        where = next((r.where for r in raises_in_handler(site.node) if r.node is node), None)
+        if where != DIRECT or _has_comment(node):
+            return None
+
+        def rebuild(updated: cst.CSTNode) -> cst.CSTNode:
+            assert isinstance(updated, cst.Raise)
+            return updated.with_changes(
+                exc=None, cause=None, whitespace_after_raise=cst.MaybeSentinel.DEFAULT
+            )
+
+        return Fix(((node, rebuild),))
+
+
+def _raises_new_cancelled(node: cst.Raise, vocabulary) -> bool:
+    raised = node.exc
+    if raised is None:
+        return False
+    target = raised.func if isinstance(raised, cst.Call) else raised
+    return vocabulary.is_cancelled_error(target)
+
+
+class _CommentFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found = True
+
+
+def _has_comment(node: cst.CSTNode) -> bool:
+    """Does the statement hold a comment (inside its brackets) that a bare ``raise`` would drop?"""
+    finder = _CommentFinder()
+    node.visit(finder)
+    return finder.found
+
+
+def _catches_only_cancellation(site: HandlerSite) -> bool:
+    vocabulary = site.try_site.scope.vocabulary
+    written = site.node.type
+    if written is None:
+        return False
+    return all(
+        vocabulary.is_cancelled_error(single)
+        for single in vocabulary.bindings.exception_types(written)
+    )

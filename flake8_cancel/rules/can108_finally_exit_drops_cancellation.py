@@ -1,0 +1,125 @@
+from typing import Iterator, List, Sequence, Union
+
+import libcst as cst
+
+from flake8_cancel.engine import TrySite
+from flake8_cancel.registry import Rule, register
+from flake8_cancel.syntax import Statement, small_statements, statements
+
+Exit = Union[cst.Return, cst.Break, cst.Continue]
+
+
+def exits_of_block(block: Sequence[Statement], loops: int = 0) -> Iterator[Exit]:
+    """The ``return`` statements of ``block``, and the ``break``/``continue`` statements that
+    leave it (``loops`` counts the loops entered inside it). Nested ``def`` and ``class`` bodies
+    run at another time and are not entered; a lambda holds no statement."""
+    for statement in block:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in small_statements(statement):
+                if isinstance(small, cst.Return):
+                    yield small
+                elif isinstance(small, (cst.Break, cst.Continue)) and not loops:
+                    yield small
+        elif isinstance(statement, cst.If):
+            yield from exits_of_block(statements(statement.body), loops)
+            if statement.orelse is not None:
+                branch = statement.orelse
+                inner = [branch] if isinstance(branch, cst.If) else statements(branch.body)
+                yield from exits_of_block(inner, loops)
+        elif isinstance(statement, (cst.For, cst.While)):
+            yield from exits_of_block(statements(statement.body), loops + 1)
+            # A loop's `else` runs after the loop: a jump there belongs to the enclosing loop.
+            if statement.orelse is not None:
+                yield from exits_of_block(statements(statement.orelse.body), loops)
+        elif isinstance(statement, (cst.Try, cst.TryStar)):
+            yield from exits_of_block(statements(statement.body), loops)
+            for handler in statement.handlers:
+                yield from exits_of_block(statements(handler.body), loops)
+            if statement.orelse is not None:
+                yield from exits_of_block(statements(statement.orelse.body), loops)
+            if statement.finalbody is not None:
+                yield from exits_of_block(statements(statement.finalbody.body), loops)
+        elif isinstance(statement, cst.With):
+            yield from exits_of_block(statements(statement.body), loops)
+        elif isinstance(statement, cst.Match):
+            for case in statement.cases:
+                yield from exits_of_block(statements(case.body), loops)
+        # FunctionDef, ClassDef: another scope.
+
+
+@register
+class FinallyExitDropsCancellation(Rule):
+    """
+    ## What it does
+    Checks for `return` in a `finally` block, and for `break` or `continue` that leave it, when the
+    `try` body has an `await`, `async for` or `async with`, in async code.
+
+    A `return` anywhere in the `finally` block counts (inside an `if`, a loop, a nested `try`).
+    A `break` or `continue` of a loop that is itself inside the `finally` block is fine, and so is
+    anything in a `def`, `lambda` or `class` nested there.
+
+    Unlike CAN101, the main coroutine that the module passes to `asyncio.run()` is not exempt:
+    the statement discards every exception, not only a cancellation the author may have meant
+    to end, and there it turns Ctrl-C (which `asyncio.run` delivers as a cancellation) into a
+    normal exit.
+
+    ## Why is this bad?
+    When the task is cancelled at an `await` of the `try` body, the `finally` block runs with the
+    `CancelledError` in flight. A `return`, `break` or `continue` there silently discards it (and
+    any other exception): the task carries on as if it had never been cancelled, so
+    `asyncio.timeout()` and `wait_for` no longer time out, `TaskGroup` cannot stop its children,
+    and `asyncio.run` hangs on shutdown. Python 3.14 warns about these statements for the same
+    reason (PEP 765).
+
+    ## Example
+    ```python
+    async def fetch(client, url):
+        result = None
+        try:
+            result = await client.get(url)
+        finally:
+            return result
+    ```
+
+    ## Use instead
+    ```python
+    async def fetch(client, url):
+        result = None
+        try:
+            result = await client.get(url)
+        finally:
+            client.log(url)
+        return result
+    ```
+
+    ## Fix safety
+    No fix: moving the statement out of the `finally` block changes what happens on every other
+    exception too, which is a decision for a person.
+
+    ## Not reported
+    - a `try` body with no `await`, `async for` or `async with` of its own (outside nested `def`,
+      `lambda` and `class`): the task's cancellation cannot be in flight when the `finally` runs;
+    - `break` and `continue` of a loop inside the `finally` block;
+    - code in a sync `def`, a `lambda` or a class body nested in a coroutine.
+
+    ## Known problems
+    Only the `try` body's own cancellation points count, as the rule's definition says: a
+    `finally` whose `try` awaits only in its `except` or `else` clauses is not reported, although
+    a cancellation arriving there reaches the `finally` block the same way.
+    """
+
+    code = "CAN108"
+    slug = "finally-exit-drops-cancellation"
+    message = (
+        "return/break/continue in 'finally' discards an in-flight CancelledError; "
+        "move it out of the 'finally' block"
+    )
+    fix = "none"
+    anchor = r"return|break|continue"
+    gate = r"finally\s*:"
+
+    def report_try(self, site: TrySite) -> List[cst.CSTNode]:
+        finalbody = site.node.finalbody
+        if finalbody is None or not site.body_awaits:
+            return []
+        return list(exits_of_block(statements(finalbody.body)))

@@ -1,0 +1,204 @@
+from typing import Iterable, Optional
+
+import libcst as cst
+
+from flake8_cancel.engine import HandlerSite, WithSite
+from flake8_cancel.fixes import Fix, qualified_reference
+from flake8_cancel.registry import Rule, register
+from flake8_cancel.rules.can107_cancellation_suppressed import (
+    cancellation_suppressing_items,
+    last_names,
+)
+
+# The guard needs Task.cancelling(), new in Python 3.11.
+GUARD_VERSION = (3, 11)
+
+
+def cancelling_guard(current_task: cst.BaseExpression) -> cst.If:
+    """``if asyncio.current_task().cancelling(): raise``"""
+    test = cst.Call(
+        func=cst.Attribute(value=cst.Call(func=current_task), attr=cst.Name("cancelling"))
+    )
+    body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Raise()])])
+    return cst.If(test=test, body=body)
+
+
+def _is_bare_placeholder(statement: cst.CSTNode) -> bool:
+    """A lone ``pass`` or ``...`` with no comment before or after it."""
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and (
+            isinstance(statement.body[0], cst.Pass)
+            or (
+                isinstance(statement.body[0], cst.Expr)
+                and isinstance(statement.body[0].value, cst.Ellipsis)
+            )
+        )
+        and statement.trailing_whitespace.comment is None
+        and not any(line.comment is not None for line in statement.leading_lines)
+    )
+
+
+def prepend_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.BaseSuite:
+    """Put ``statement`` first in a block. A lone ``pass`` or ``...`` without a comment is
+    replaced; anything else (a commented placeholder included) stays, after it. A one-line block
+    (``except X: pass``) becomes an indented one."""
+    if isinstance(body, cst.SimpleStatementSuite):
+        kept = cst.SimpleStatementLine(
+            body=list(body.body), trailing_whitespace=body.trailing_whitespace
+        )
+        return cst.IndentedBlock(body=[statement, *([] if _is_bare_placeholder(kept) else [kept])])
+    assert isinstance(body, cst.IndentedBlock)
+    rest = list(body.body)
+    if len(rest) == 1 and _is_bare_placeholder(rest[0]):
+        rest = []
+    return body.with_changes(body=[statement, *rest])
+
+
+def catches_only_cancellation(site: HandlerSite) -> bool:
+    """The clause names cancellation spellings only, so that the guard's bare ``raise`` can
+    re-raise nothing else."""
+    vocabulary = site.try_site.scope.vocabulary
+    written = site.node.type
+    return written is not None and all(
+        vocabulary.is_cancelled_error(single)
+        for single in vocabulary.bindings.exception_types(written)
+    )
+
+
+@register
+class ChildCancelSwallowsOwn(Rule):
+    """
+    ## What it does
+    Checks for the child-cancel idiom in async code: `t.cancel()`, then `await t` in a `try` whose
+    `except asyncio.CancelledError:` swallows, or under `contextlib.suppress(CancelledError)`.
+
+    The idiom: `t.cancel()` earlier in the function, then a `try` body that only awaits `t` (the
+    same name or attribute chain, also inside an `asyncio.timeout()` block) with an
+    `except asyncio.CancelledError:` clause (any spelling) that has a swallowing path, or a
+    `with contextlib.suppress(...)` of `CancelledError` or `BaseException` (any spelling; also
+    configured suppressors and cancellation names) whose body only awaits `t`.
+
+    Off by default; enable it with `--extend-select=CAN110` (flake8 or the command line).
+
+    ## Why is this bad?
+    The handler is written for `t`'s cancellation, which `await t` raises once `t` has stopped.
+    But while the current task waits for `t`, it can be cancelled itself (by a `TaskGroup`, an
+    `asyncio.timeout()`, a shutdown). That cancellation also arrives as `CancelledError` at
+    `await t`, the handler cannot tell the two apart, and it swallows the current task's own
+    cancellation: the task carries on after `cancel()` and timeouts, and shutdown can hang.
+    On Python 3.11+, `asyncio.current_task().cancelling()` tells them apart: it is non-zero only
+    while the current task itself is being cancelled.
+
+    ## Example
+    ```python
+    import asyncio
+
+
+    async def stop(worker):
+        worker.cancel()
+        try:
+            await worker
+        except asyncio.CancelledError:
+            pass
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+
+    async def stop(worker):
+        worker.cancel()
+        try:
+            await worker
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():
+                raise
+    ```
+
+    ## Fix safety
+    Unsafe, and only when the target version is 3.11 or later (`cancelling()` does not exist
+    before): the fix puts `if asyncio.current_task().cancelling(): raise` first in the handler
+    (replacing a lone `pass` or `...`; using the module's own name for `asyncio.current_task`, or
+    adding `import asyncio`). The handler then lets the current task's cancellation through,
+    which changes behaviour, and the guard also re-raises when an earlier cancellation of the
+    current task was swallowed without `uncancel()`. There is no fix for a clause that catches
+    other exceptions besides cancellation (the bare `raise` would re-raise those too), nor for the
+    `with suppress(...)` form: rewrite it as a `try` with the guard.
+
+    ## Not reported
+    - a `try` or `with` body that awaits anything besides the cancelled tasks: that is CAN101,
+      CAN102 or CAN107;
+    - a handler that already has the `cancelling()` guard, or calls `uncancel()`: the flow
+      analysis treats both as deliberate (see CAN101);
+    - handlers and blocks in the main coroutine that the same module passes to `asyncio.run()`;
+    - a bare `except:` or `except BaseException:` clause around the awaited child: CAN103 and
+      CAN104 report those. A `suppress(BaseException)` around it is reported here, not as CAN107.
+
+    ## Known problems
+    Off by default because the idiom is everywhere, and the window it leaves open (the current
+    task cancelled in the short time it waits for the child to finish) is rarely hit. A `try` is
+    recognised only when its body awaits plain names or attribute chains; `await
+    asyncio.wait_for(t, 1)` or `await asyncio.gather(t)` after `t.cancel()` is reported as CAN101
+    or CAN107 instead. A `cancel()` on another path of the function (`if a: t.cancel()`) counts as
+    earlier.
+
+    An `await t` that cannot suspend, because the function already waited for `t` to finish, is
+    reported all the same: `await asyncio.gather(*tasks, return_exceptions=True)` followed by
+    `for task in tasks: with suppress(CancelledError): await task` (homeassistant's zwave_js)
+    leaves no window for the current task's cancellation. The linter does not follow which tasks
+    an earlier `gather()` or `wait()` covered.
+    """
+
+    code = "CAN110"
+    slug = "child-cancel-swallows-own"
+    message = (
+        "awaiting a cancelled task here also swallows this task's own cancellation; "
+        "re-raise when asyncio.current_task().cancelling()"
+    )
+    default_enabled = False
+    fix = "unsafe"
+    anchor = r"except|[\w.]+\("
+    gate = r"\A(?=[\s\S]*?cancel\s*\()(?=[\s\S]*?(?:CancelledError|BaseException))"
+
+    @classmethod
+    def gate_pattern(cls, settings):
+        names = "|".join(
+            ["CancelledError", "BaseException", *last_names(settings.extra_cancelled_names)]
+        )
+        return rf"\A(?=[\s\S]*?cancel\s*\()(?=[\s\S]*?(?:{names}))"
+
+    def check_handler(self, site: HandlerSite) -> bool:
+        return (
+            site.catch.cancelled
+            and site.swallows_cancellation
+            and site.awaits_cancelled_child
+        )
+
+    def report_with(self, site: WithSite) -> Iterable[cst.CSTNode]:
+        if site.suppression is None or not site.body_awaits:
+            return ()
+        if not site.awaits_cancelled_child or site.in_main_coroutine:
+            return ()
+        return cancellation_suppressing_items(site)
+
+    def build_fix(self, site, node=None) -> Optional[Fix]:
+        """The ``cancelling()`` guard first in the handler; none for the ``with`` form."""
+        if not isinstance(site, HandlerSite):
+            return None
+        if site.try_site.context.target_version < GUARD_VERSION:
+            return None
+        if not catches_only_cancellation(site):
+            return None
+        current_task, imports = qualified_reference(
+            site.try_site.scope.vocabulary.bindings, "asyncio.current_task"
+        )
+        guard = cancelling_guard(current_task)
+
+        def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
+            assert isinstance(handler, (cst.ExceptHandler, cst.ExceptStarHandler))
+            return handler.with_changes(body=prepend_statement(handler.body, guard))
+
+        return Fix(((site.node, rebuild),), imports)

@@ -1,0 +1,272 @@
+from typing import FrozenSet, Iterator, List, Optional, Sequence, Tuple
+
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.registry import Rule, register
+import libcst as cst
+
+from flake8_cancel.fixes import Fix
+from flake8_cancel.flow import Exit
+from flake8_cancel.names import CLEANUP_METHODS
+from flake8_cancel.syntax import NESTED_SCOPES, children, dotted_name, statements
+
+EXCEPTION = "builtins.Exception"
+
+
+def _gate(methods: FrozenSet[str]) -> str:
+    names = "|".join(sorted(methods))
+    return rf"\A(?=[\s\S]*?\bException\b)(?=[\s\S]*?\b(?:{names})\b)"
+
+
+def _names_closing(func: cst.BaseExpression) -> bool:
+    """``closing(...)``/``aclosing(...)``, ``contextlib.closing(...)`` and the like."""
+    return (dotted_name(func) or "").endswith("closing")
+
+
+def _method_names(configured: FrozenSet[str]) -> FrozenSet[str]:
+    return frozenset(name.rsplit(".", 1)[-1] for name in configured)
+
+
+@register
+class CleanupSkippedOnCancellation(Rule):
+    """
+    ## What it does
+    Checks for `except Exception:` (also `except Exception as exc:` and `except* Exception:`)
+    around an `await`, `async for` or `async with` in async code, whose handler releases a
+    resource and then re-raises on every path. Releasing a resource means calling a method named
+    `close`, `aclose`, `release`, `cancel`, `abort`, `terminate`, `kill`, `disconnect`, `shutdown`,
+    `unlink` or `set_exception` (or one added with `--cancel-cleanup-methods`), awaited or not.
+
+    ## Why is this bad?
+    Since Python 3.8 `asyncio.CancelledError` derives from `BaseException`, not `Exception`. When
+    the task is cancelled, or a timeout expires, at an `await` of the `try` body, this handler does
+    not run: the connection is not closed, the lock not released, the child task not cancelled,
+    the future not resolved (its waiters hang). The handler re-raises anyway, so nothing in it
+    needed to be limited to `Exception`.
+
+    ## Example
+    ```python
+    async def send(pool, payload):
+        conn = await pool.acquire()
+        try:
+            await conn.send(payload)
+        except Exception:
+            await conn.close()
+            raise
+        await pool.release(conn)
+    ```
+
+    ## Use instead
+    ```python
+    async def send(pool, payload):
+        conn = await pool.acquire()
+        try:
+            await conn.send(payload)
+        except BaseException:
+            await conn.close()
+            raise
+        await pool.release(conn)
+    ```
+
+    A `finally` (or `async with`) is often clearer when the resource is released on success too.
+
+    ## Fix safety
+    Safe: `Exception` becomes `BaseException`, keeping `as exc`. Every path through the handler
+    re-raises the exception it caught, so the only change is that the cleanup now also runs on
+    cancellation (and on `KeyboardInterrupt`/`SystemExit`) before they propagate. A handler that
+    passes the exception on, such as `fut.set_exception(exc)`, then hands the `CancelledError` to
+    the future's waiters, which is what they should see (they would otherwise wait forever).
+
+    A handler with a path that ends in a function that never returns (`sys.exit()`, a
+    `-> NoReturn` function) is reported but gets no fix: widened, it would turn the cancellation
+    into that function's exception.
+
+    ## Not reported
+    - a handler that only logs, counts or wraps up without releasing anything;
+    - a handler with a path that does not re-raise (it returns, falls off its end, or raises
+      another error): widening it would swallow or convert the cancellation;
+    - a `try` with a clause that already catches cancellation, before or after this one
+      (`except asyncio.CancelledError:`, `except BaseException:`, a bare `except:`): the author
+      has decided what happens on cancellation there;
+    - a handler whose every released object is also released on the way out, which runs on
+      cancellation too: by a cleanup method on the same object (the same expression, such as
+      `self._transport`) in the `finally` of this `try` or of an enclosing one in the same
+      function, or by the exit of an enclosing `with` that manages it (`async with conn:`,
+      `async with pool.acquire() as conn:`, `with contextlib.closing(conn):`);
+    - a cleanup call under `if isinstance(exc, SomeError):` for the clause's `exc`, with types
+      that do not catch cancellation: that cleanup is meant for those errors only;
+    - a clause naming `Exception` in a tuple with other types (`except (OSError, Exception):`),
+      or through a tuple alias;
+    - a `try` body without a cancellation point, and sync code.
+
+    ## Known problems
+    The method name alone says that a resource is released. A `cancel()` on a timer handle
+    (`loop.call_later(...)`) is reported too: on cancellation the timer still fires later, on an
+    operation that was abandoned, which is usually a bug of the same kind; where it is harmless,
+    add `# noqa: CAN111`. Cleanup done by the caller, or by an `except BaseException` or `finally`
+    in another function, is not seen. Add the project's own method names with
+    `--cancel-cleanup-methods` (flake8) or `--cleanup-methods` (command line).
+    """
+
+    code = "CAN111"
+    slug = "cleanup-skipped-on-cancellation"
+    message = "'except Exception' skips this cleanup when the task is cancelled; catch BaseException, the handler re-raises anyway"
+    fix = "safe"
+    # `Exception` (an except clause, or an alias of it) and the name of a cleanup method.
+    gate = _gate(CLEANUP_METHODS)
+
+    @classmethod
+    def gate_pattern(cls, settings):
+        return _gate(_method_names(settings.cleanup_methods))
+
+    def check_handler(self, site: HandlerSite) -> bool:
+        try_site = site.try_site
+        if not (site.catch.exception and try_site.body_awaits and _names_exception_alone(site)):
+            return False
+        if any(catch.catches_cancellation for catch in try_site.catches):
+            return False
+        methods = _method_names(try_site.context.settings.cleanup_methods)
+        released = _released(site.node.body, methods, site)
+        if not released or not site.paths.every_path_reraises:
+            return False
+        return not _released_on_the_way_out(site, released, methods)
+
+    def build_fix(self, site: HandlerSite, node=None):
+        """``except BaseException``, keeping ``as name`` and any parentheses."""
+        if any(end.exit is not Exit.RERAISE for end in site.paths.ends):
+            return None
+        written = site.node.type
+        if isinstance(written, cst.Name):
+            new_type: cst.BaseExpression = written.with_changes(value="BaseException")
+        elif isinstance(written, cst.Attribute):  # builtins.Exception
+            new_type = written.with_changes(attr=written.attr.with_changes(value="BaseException"))
+        else:
+            return None
+
+        def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
+            return handler.with_changes(type=new_type)
+
+        return Fix(((site.node, rebuild),))
+
+
+def _names_exception_alone(site: HandlerSite) -> bool:
+    """The clause names ``Exception`` alone: not in a tuple, nor through a tuple alias."""
+    written = site.node.type
+    if written is None or isinstance(written, cst.Tuple):
+        return False
+    bindings = site.try_site.scope.vocabulary.bindings
+    if list(bindings.exception_types(written)) != [written]:
+        return False
+    return EXCEPTION in bindings.resolve(written)
+
+
+def _released(
+    block: cst.CSTNode, methods: FrozenSet[str], site: Optional[HandlerSite] = None
+) -> List[cst.BaseExpression]:
+    """The objects that ``block`` calls a cleanup method on, outside nested scopes. For a
+    handler (``site``), not under ``if isinstance(exc, SomeError):`` for its bound ``exc``: a
+    cancellation never takes that branch, whatever the clause catches."""
+    found = []
+    stack = list(children(block))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, NESTED_SCOPES):
+            continue
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in methods
+        ):
+            found.append(node.func.value)
+        if site is not None and isinstance(node, cst.If) and _narrowed_away(node.test, site):
+            stack.append(node.test)
+            if node.orelse is not None:
+                stack.append(node.orelse)
+            continue
+        stack.extend(children(node))
+    return found
+
+
+def _narrowed_away(test: cst.BaseExpression, site: HandlerSite) -> bool:
+    """``isinstance(exc, T)``, ``exc`` the clause's bound name and ``T`` types none of which
+    catches cancellation: false for a CancelledError."""
+    name = site.node.name
+    if not (
+        name is not None
+        and isinstance(name.name, cst.Name)
+        and isinstance(test, cst.Call)
+        and isinstance(test.func, cst.Name)
+        and test.func.value == "isinstance"
+        and len(test.args) == 2
+        and isinstance(test.args[0].value, cst.Name)
+        and test.args[0].value.value == name.name.value
+    ):
+        return False
+    return not site.try_site.scope.vocabulary.catch_of(test.args[1].value).catches_cancellation
+
+
+def _released_on_the_way_out(
+    site: HandlerSite, released: List[cst.BaseExpression], methods: FrozenSet[str]
+) -> bool:
+    """Is every object the handler releases also released by a ``finally`` that runs after it
+    (of its own ``try`` or an enclosing one in the same function), or by the exit of an
+    enclosing ``with`` that manages it (``async with conn:``, ``async with pool.acquire() as
+    conn:``, ``with closing(conn):``)?"""
+    try_node = site.try_site.node
+    function = site.try_site.scope.function
+    enclosing = _path_to(statements(function.body), try_node) if function is not None else None
+    guards: List[cst.CSTNode] = [try_node, *(enclosing or ())]
+    covered: List[cst.BaseExpression] = []
+    for statement in guards:
+        if isinstance(statement, (cst.Try, cst.TryStar)) and statement.finalbody is not None:
+            covered.extend(_released(statement.finalbody.body, methods))
+        elif isinstance(statement, cst.With):
+            for item in statement.items:
+                covered.append(item.item)
+                if item.asname is not None:
+                    covered.append(item.asname.name)  # type: ignore[arg-type]
+                call = item.item
+                if isinstance(call, cst.Call) and _names_closing(call.func):
+                    covered.extend(argument.value for argument in call.args)
+    return all(any(r.deep_equals(c) for c in covered) for r in released)
+
+
+def _path_to(block: Sequence[cst.CSTNode], target: cst.CSTNode) -> Optional[List[cst.CSTNode]]:
+    """The statements of ``block`` whose ``finally`` or exit runs after ``target`` (a statement
+    somewhere inside, outside nested scopes) completes, innermost first; None if not inside."""
+    for statement in block:
+        if statement is target:
+            return []
+        for suite, runs_after in _suites(statement):
+            found = _path_to(statements(suite), target)
+            if found is not None:
+                return [*found, statement] if runs_after else found
+    return None
+
+
+def _suites(statement: cst.CSTNode) -> Iterator[Tuple[cst.BaseSuite, bool]]:
+    """The blocks of a compound statement, each with: does the statement's ``finally`` or
+    ``with`` exit run after code in that block?"""
+    if isinstance(statement, cst.If):
+        yield statement.body, False
+        if isinstance(statement.orelse, cst.If):
+            yield cst.IndentedBlock(body=[statement.orelse]), False
+        elif statement.orelse is not None:
+            yield statement.orelse.body, False
+    elif isinstance(statement, (cst.For, cst.While)):
+        yield statement.body, False
+        if statement.orelse is not None:
+            yield statement.orelse.body, False
+    elif isinstance(statement, cst.With):
+        yield statement.body, True
+    elif isinstance(statement, (cst.Try, cst.TryStar)):
+        guarded = statement.finalbody is not None
+        yield statement.body, guarded
+        for handler in statement.handlers:
+            yield handler.body, guarded
+        if statement.orelse is not None:
+            yield statement.orelse.body, guarded
+        if statement.finalbody is not None:
+            yield statement.finalbody.body, False
+    elif isinstance(statement, cst.Match):
+        for case in statement.cases:
+            yield case.body, False
