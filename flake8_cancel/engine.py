@@ -303,6 +303,17 @@ class HandlerSite:
         return isinstance(self.node, cst.ExceptStarHandler)
 
     @cached_property
+    def catches_only_cancellation(self) -> bool:
+        """The clause names cancellation spellings only (so a bare ``raise`` added to it can
+        re-raise nothing else)."""
+        vocabulary = self.try_site.scope.vocabulary
+        written = self.node.type
+        return written is not None and all(
+            vocabulary.is_cancelled_error(single)
+            for single in vocabulary.bindings.exception_types(written)
+        )
+
+    @cached_property
     def shielded(self) -> bool:
         """An earlier clause of the same try already catches cancellation: this one never sees it."""
         return any(catch.catches_cancellation for catch in self.try_site.catches[: self.index])

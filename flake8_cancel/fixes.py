@@ -138,7 +138,7 @@ def reraise_at_end(
         return None
     reraise: cst.BaseStatement = cst.SimpleStatementLine(body=[cst.Raise()])
     imports: Tuple[str, ...] = ()
-    if exception_type is None and not _catches_only_cancellation(site):
+    if exception_type is None and not site.catches_only_cancellation:
         bound = site.node.name
         if bound is None or not isinstance(bound.name, cst.Name):
             return None
@@ -165,15 +165,35 @@ def reraise_at_end(
     return Fix(((site.node, rebuild),), imports)
 
 
-def _catches_only_cancellation(site: "HandlerSite") -> bool:
-    vocabulary = site.try_site.scope.vocabulary
+def rename_in_clause(
+    site: "HandlerSite",
+    matches: Callable[[cst.BaseExpression], bool],
+    reference: cst.BaseExpression,
+    imports: Tuple[str, ...],
+) -> Optional[Fix]:
+    """Replace the exception names of the clause that ``matches`` by ``reference``: the whole
+    type, or just those elements of a tuple (the others stay caught)."""
     written = site.node.type
-    if written is None:
-        return False
-    return all(
-        vocabulary.is_cancelled_error(single)
-        for single in vocabulary.bindings.exception_types(written)
-    )
+    if isinstance(written, cst.Tuple):
+        positions = [i for i, element in enumerate(written.elements) if matches(element.value)]
+        if not positions:
+            return None
+
+        def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
+            current = handler.type  # type: ignore[attr-defined]
+            elements = list(current.elements)
+            for i in positions:
+                elements[i] = elements[i].with_changes(value=reference)
+            return handler.with_changes(type=current.with_changes(elements=elements))
+
+    elif written is not None and matches(written):
+
+        def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
+            return handler.with_changes(type=reference)
+
+    else:
+        return None
+    return Fix(((site.node, rebuild),), imports)
 
 
 def insert_cancelled_clause(site: "HandlerSite") -> Fix:

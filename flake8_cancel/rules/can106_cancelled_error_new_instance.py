@@ -106,7 +106,7 @@ class CancelledErrorNewInstance(Rule):
         return found
 
     def build_fix(self, site: HandlerSite, node: cst.CSTNode) -> Optional[Fix]:
-        if not _catches_only_cancellation(site):
+        if not site.catches_only_cancellation:
             return None
         where = next((r.where for r in raises_in_handler(site.node) if r.node is node), None)
         if where != DIRECT or _has_comment(node):
@@ -143,14 +143,3 @@ def _has_comment(node: cst.CSTNode) -> bool:
     finder = _CommentFinder()
     node.visit(finder)
     return finder.found
-
-
-def _catches_only_cancellation(site: HandlerSite) -> bool:
-    vocabulary = site.try_site.scope.vocabulary
-    written = site.node.type
-    if written is None:
-        return False
-    return all(
-        vocabulary.is_cancelled_error(single)
-        for single in vocabulary.bindings.exception_types(written)
-    )

@@ -1,10 +1,10 @@
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.registry import Rule, register
 import libcst as cst
 
-from flake8_cancel.fixes import Fix, qualified_reference
+from flake8_cancel.engine import HandlerSite
+from flake8_cancel.fixes import qualified_reference, rename_in_clause
 from flake8_cancel.flow import SWALLOWING_EXITS, Exit
 from flake8_cancel.names import FUTURES_CANCELLED_ERROR
+from flake8_cancel.registry import Rule, register
 from flake8_cancel.syntax import descendants
 
 
@@ -120,29 +120,7 @@ class FuturesCancelledErrorInAsync(Rule):
         if not _renaming_keeps_cancellation(site, is_futures_cancelled):
             return None
         reference, imports = qualified_reference(bindings, "asyncio.CancelledError")
-
-        if isinstance(written, cst.Tuple):
-            positions = [
-                i for i, element in enumerate(written.elements) if is_futures_cancelled(element.value)
-            ]
-            if not positions:
-                return None
-
-            def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
-                written = handler.type  # type: ignore[attr-defined]
-                elements = list(written.elements)
-                for i in positions:
-                    elements[i] = elements[i].with_changes(value=reference)
-                return handler.with_changes(type=written.with_changes(elements=elements))
-
-        elif is_futures_cancelled(written):
-
-            def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
-                return handler.with_changes(type=reference)
-
-        else:
-            return None
-        return Fix(((site.node, rebuild),), imports)
+        return rename_in_clause(site, is_futures_cancelled, reference, imports)
 
 
 def _renaming_keeps_cancellation(site: HandlerSite, is_futures_cancelled) -> bool:

@@ -56,17 +56,6 @@ def prepend_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.
     return body.with_changes(body=[statement, *rest])
 
 
-def catches_only_cancellation(site: HandlerSite) -> bool:
-    """The clause names cancellation spellings only, so that the guard's bare ``raise`` can
-    re-raise nothing else."""
-    vocabulary = site.try_site.scope.vocabulary
-    written = site.node.type
-    return written is not None and all(
-        vocabulary.is_cancelled_error(single)
-        for single in vocabulary.bindings.exception_types(written)
-    )
-
-
 @register
 class ChildCancelSwallowsOwn(Rule):
     """
@@ -190,7 +179,7 @@ class ChildCancelSwallowsOwn(Rule):
             return None
         if site.try_site.context.target_version < GUARD_VERSION:
             return None
-        if not catches_only_cancellation(site):
+        if not site.catches_only_cancellation:
             return None
         current_task, imports = qualified_reference(
             site.try_site.scope.vocabulary.bindings, "asyncio.current_task"

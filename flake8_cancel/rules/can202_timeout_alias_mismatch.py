@@ -1,8 +1,6 @@
 from flake8_cancel.engine import HandlerSite
 from flake8_cancel.registry import Rule, register
-import libcst as cst
-
-from flake8_cancel.fixes import Fix, qualified_reference
+from flake8_cancel.fixes import qualified_reference, rename_in_clause
 from flake8_cancel.names import BUILTIN_TIMEOUT_ERROR
 from flake8_cancel.rules.can201_timeout_caught_inside_timed_scope import TIMEOUT_HANDLER
 
@@ -79,30 +77,7 @@ class TimeoutAliasMismatch(Rule):
     def build_fix(self, site: HandlerSite, node=None):
         """Name ``asyncio.TimeoutError`` where the clause names the builtin ``TimeoutError``."""
         bindings = site.try_site.scope.vocabulary.bindings
-        written = site.node.type
-        if written is None:
-            return None
         reference, imports = qualified_reference(bindings, "asyncio.TimeoutError")
-
-        def is_builtin_timeout(node: cst.BaseExpression) -> bool:
-            return BUILTIN_TIMEOUT_ERROR in bindings.resolve(node)
-
-        if isinstance(written, cst.Tuple):
-            positions = [i for i, el in enumerate(written.elements) if is_builtin_timeout(el.value)]
-            if not positions:
-                return None
-
-            def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
-                elements = list(handler.type.elements)  # type: ignore[attr-defined]
-                for i in positions:
-                    elements[i] = elements[i].with_changes(value=reference)
-                return handler.with_changes(type=handler.type.with_changes(elements=elements))  # type: ignore[attr-defined]
-
-        elif is_builtin_timeout(written):
-
-            def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
-                return handler.with_changes(type=reference)
-
-        else:
-            return None
-        return Fix(((site.node, rebuild),), imports)
+        return rename_in_clause(
+            site, lambda node: BUILTIN_TIMEOUT_ERROR in bindings.resolve(node), reference, imports
+        )
