@@ -14,11 +14,12 @@ import multiprocessing
 import os
 import re
 import sys
+import time
 from typing import Counter, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from flake8_cancel import __version__
 from flake8_cancel.config import Overrides, RunConfig, config_for, group_by_config
-from flake8_cancel.engine import Engine, UncheckableFile, decode_source
+from flake8_cancel.engine import Engine, Statistics, UncheckableFile, decode_source
 from flake8_cancel.fixes import FileChanged, fix_availability, fix_bytes, write_atomically
 from flake8_cancel.noqa import file_is_exempt, is_silenced
 from flake8_cancel.registry import all_rules, rule_for
@@ -38,6 +39,7 @@ class FileResult(NamedTuple):
     problem: Optional[str] = None
     fixed: Counter = Counter()  # code -> findings fixed (or fixable, with --diff)
     diff: str = ""
+    statistics: Optional[Statistics] = None
 
 
 class Mode(NamedTuple):
@@ -79,7 +81,16 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     except ConfigurationError as error:
         print(f"flake8-cancel: error: {error}", file=sys.stderr)
         return 2
+    started = time.perf_counter()
     results = check_groups(groups, options.jobs, mode)
+    if options.statistics:
+        totals = Statistics()
+        for result in results:
+            if result.statistics is not None:
+                totals.merge(result.statistics)
+        print(totals.report(), file=sys.stderr)
+        print(f"wall seconds: {time.perf_counter() - started:.2f} with {options.jobs} jobs",
+              file=sys.stderr)
     reported: List[Reported] = []
     fixed: Counter = Counter()
     for result in sorted(results, key=lambda r: r.path):
@@ -128,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", "-j", type=_positive, default=os.cpu_count() or 1,
                         help="files checked in parallel (default: all cores)")
     parser.add_argument("--explain", metavar="CODE", help="print the documentation of a rule")
+    parser.add_argument("--statistics", action="store_true",
+                        help="print what the gate passed and libcst parsed, and time per stage")
     parser.add_argument("--list-rules", action="store_true",
                         help="list every rule: code, name, default and fix")
     parser.add_argument("--stdin-filename", metavar="PATH",
@@ -297,12 +310,15 @@ def check_groups(groups: Dict[RunConfig, List[str]], jobs: int, mode: Mode) -> L
 
 def check_file(task: Tuple[str, int]) -> FileResult:
     path, index = task
+    engine = _worker_configs[index][1]
+    engine.statistics = statistics = Statistics()  # this file's, sent back with its result
     try:
-        with open(path, "rb") as handle:
+        with statistics.timing("read"), open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
         return FileResult(path, [], f"cannot read: {error.strerror or error}")
-    return _check_data(path, data, index, _worker_mode, write=True, path_for_project=path)
+    result = _check_data(path, data, index, _worker_mode, write=True, path_for_project=path)
+    return result._replace(statistics=statistics)
 
 
 def _check_data(
@@ -314,7 +330,10 @@ def _check_data(
     ignored = config.ignored_codes(path)
     try:
         if mode.fix or mode.diff:
-            result = fix_bytes(data, engine, path_for_project, unsafe=mode.unsafe, ignore=ignored)
+            with engine.statistics.timing("fix"):
+                result = fix_bytes(
+                    data, engine, path_for_project, unsafe=mode.unsafe, ignore=ignored
+                )
             reported = [Reported(path, finding, fix) for finding, fix in result.remaining]
             if result.problem is not None:
                 return FileResult(path, reported, result.problem)

@@ -15,9 +15,24 @@ from __future__ import annotations
 import ast
 import io
 import re
+import time
 import tokenize
+from contextlib import contextmanager
 from functools import cached_property
-from typing import Iterable, List, NamedTuple, Optional, Pattern, Sequence, Set, Tuple, Type, Union
+from typing import (
+    Counter,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Pattern,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    Union,
+)
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -57,6 +72,39 @@ class Issue(NamedTuple):
     rule: Rule
     node: cst.CSTNode
     site: object  # the HandlerSite, TrySite or WithSite the rule reported from
+
+
+class Statistics:
+    """What the engine did, for ``--statistics``: counts, and seconds per stage."""
+
+    STAGES = ("read", "gate", "screen", "parse", "analyse", "positions", "fix")
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.seconds: Counter = Counter()
+
+    @contextmanager
+    def timing(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+    def merge(self, other: "Statistics") -> None:
+        self.counts.update(other.counts)
+        self.seconds.update(other.seconds)
+
+    def report(self) -> str:
+        counts = self.counts
+        stages = ", ".join(
+            f"{stage} {self.seconds[stage]:.2f}" for stage in self.STAGES if stage in self.seconds
+        )
+        return (
+            f"files: {counts['files']} checked, {counts['gate passed']} passed the gate, "
+            f"{counts['parsed']} parsed by libcst, {counts['findings']} findings\n"
+            f"seconds, summed over workers: {stages}"
+        )
 
 
 class UncheckableFile(Exception):
@@ -394,6 +442,7 @@ class Engine:
         self, settings: Settings = Settings(), rules: Optional[Iterable[Type[Rule]]] = None
     ) -> None:
         self.settings = settings
+        self.statistics = Statistics()
         self.rules = [rule() for rule in (all_rules() if rules is None else rules)]
         def overrides(rule: Rule, *hooks: str) -> bool:
             return any(getattr(type(rule), hook) is not getattr(Rule, hook) for hook in hooks)
@@ -408,7 +457,7 @@ class Engine:
 
     def passes_gate(self, source: str) -> bool:
         """Can this text hold a finding at all? Every rule needs an async scope."""
-        return self.gate is not None and "async" in source and self.gate.search(source) is not None
+        return self.gate is not None and "async" in source and self.gate.search(source)
 
     def check(
         self, source: str, path: Optional[str] = None, python_parsed: bool = False
@@ -426,13 +475,23 @@ class Engine:
         ``python_parsed`` says the running Python has already parsed this text (flake8 has);
         otherwise CPython's parser screens it first, see ``screen_with_python``.
         """
-        if not self.passes_gate(source):
+        stats = self.statistics
+        stats.counts["files"] += 1
+        with stats.timing("gate"):
+            passed = self.passes_gate(source)
+        if not passed:
             return []
+        stats.counts["gate passed"] += 1
         target_version = self.settings.target_version_for(path)  # may raise ConfigurationError
         if not python_parsed:
-            screen_with_python(source)
-        module = parse(source)
-        return self.analyze_module(module, source, target_version)
+            with stats.timing("screen"):
+                screen_with_python(source)
+        with stats.timing("parse"):
+            module = parse(source)
+        stats.counts["parsed"] += 1
+        issues = self.analyze_module(module, source, target_version)
+        stats.counts["findings"] += len(issues)
+        return issues
 
     def analyze_module(
         self,
@@ -448,7 +507,24 @@ class Engine:
     def _analyze_module(
         self, module: cst.Module, source: str, target_version: Tuple[int, int]
     ) -> List[Issue]:
-        index_calls = self.call_index_gate is not None and bool(self.call_index_gate.search(source))
+        with self.statistics.timing("analyse"):
+            found = self._find(module, source, target_version)
+        if not found:
+            return []
+        with self.statistics.timing("positions"):
+            positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        issues = []
+        for node, rule, site in found:
+            start = positions[node].start
+            finding = Finding(start.line, start.column, rule.code, rule.message)
+            issues.append(Issue(finding, rule, node, site))
+        return sorted(issues, key=lambda issue: issue.finding)
+
+    def _find(
+        self, module: cst.Module, source: str, target_version: Tuple[int, int]
+    ) -> List[Tuple[cst.CSTNode, Rule, object]]:
+        """The one traversal, then every rule's hooks on the sites it collected."""
+        index_calls = self.call_index_gate is not None and self.call_index_gate.search(source)
         context = ModuleContext(module, source, self.settings, target_version, index_calls)
         walker = _Walker(context)
         walker.walk(module.body, Scope(None, False, None, context.vocabulary), False)
@@ -465,15 +541,7 @@ class Engine:
         for with_site in walker.with_sites:
             for rule in self.with_rules:
                 found.extend((node, rule, with_site) for node in rule.report_with(with_site))
-        if not found:
-            return []
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        issues = []
-        for node, rule, site in found:
-            start = positions[node].start
-            finding = Finding(start.line, start.column, rule.code, rule.message)
-            issues.append(Issue(finding, rule, node, site))
-        return sorted(issues, key=lambda issue: issue.finding)
+        return found
 
 
 def decode_source(data: bytes) -> str:
@@ -489,9 +557,32 @@ def decode_source(data: bytes) -> str:
         raise UncheckableFile(f"cannot decode as {name}") from None
 
 
-def _combined_gate(rules: Sequence[Rule], settings: Settings) -> Optional[Pattern[str]]:
-    patterns = [f"(?:{type(rule).gate_pattern(settings)})" for rule in rules]
-    return re.compile("|".join(patterns)) if patterns else None
+class Gate:
+    """Can this text hold a finding of these rules? Single-pattern gates are folded into one
+    alternation (one scan of the text); a gate of several patterns needs all of them."""
+
+    def __init__(self, rules: Sequence[Rule], settings: Settings) -> None:
+        alternatives: List[str] = []
+        self.conjunctions: List[Tuple[Pattern[str], ...]] = []
+        for rule in rules:
+            pattern = type(rule).gate_pattern(settings)
+            parts = (pattern,) if isinstance(pattern, str) else pattern
+            compiled = tuple(re.compile(part) for part in parts)
+            # Groups (a backreference) and inline flags do not survive being folded together.
+            if len(compiled) == 1 and compiled[0].groups == 0 and not parts[0].startswith("(?"):
+                alternatives.append(f"(?:{parts[0]})")
+            else:
+                self.conjunctions.append(compiled)
+        self.alternation = re.compile("|".join(alternatives)) if alternatives else None
+
+    def search(self, source: str) -> bool:
+        if self.alternation is not None and self.alternation.search(source):
+            return True
+        return any(all(part.search(source) for part in parts) for parts in self.conjunctions)
+
+
+def _combined_gate(rules: Sequence[Rule], settings: Settings) -> Optional[Gate]:
+    return Gate(rules, settings) if rules else None
 
 
 def screen_with_python(source: str) -> None:

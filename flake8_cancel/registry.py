@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterable, List, NamedTuple, Optional, Type, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Dict,
+    Iterable,
+    List,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
 
 import libcst as cst
 
@@ -51,8 +64,9 @@ class Rule:
     # A regular expression for what the finding's column points at: the ``except`` keyword,
     # ``raise``, ``return|break|continue``... (the fixture tests check every finding against it).
     anchor: ClassVar[str] = "except"
-    # A regular expression that any file able to break this rule must match: the cheap gate.
-    gate: ClassVar[str]
+    # The cheap gate: a regular expression that any file able to break this rule must match, or
+    # a tuple of them that must all match (each a plain search: no lookahead over the file).
+    gate: ClassVar[Union[str, Tuple[str, ...]]]
     # The rule asks which functions run under a deadline (timing.py): the traversal then also
     # indexes the module's awaits, in files that pass this rule's gate.
     needs_call_index: ClassVar[bool] = False
@@ -62,7 +76,7 @@ class Rule:
         return inspect.cleandoc(cls.__doc__ or "")
 
     @classmethod
-    def gate_pattern(cls, settings: "Settings") -> str:
+    def gate_pattern(cls, settings: "Settings") -> Union[str, Tuple[str, ...]]:
         return cls.gate
 
     # -- hooks: the engine calls the ones a rule overrides, from its one traversal ---------------

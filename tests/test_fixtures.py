@@ -81,3 +81,18 @@ def test_noqa_for_another_code_does_not_silence(tmp_path):
     results = run_tools(tmp_path, [copy])
     for tool in ("flake8", "cli"):
         assert {(line, code) for _, line, _, code in results[tool]["other_code.py"]} == expected
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_each_rules_own_gate_admits_the_files_it_reports_in(path):
+    """The cheap gate is an optimisation: it must never hide a finding. Checked rule by rule,
+    so that another rule's looser gate cannot hide a gate that is too strict."""
+    from fixture_tools import cli_options
+    from flake8_cancel.cli import _overrides, _parser
+    from flake8_cancel.config import build_config
+    from flake8_cancel.engine import Gate
+
+    text = path.read_text(encoding="utf-8")
+    settings = build_config({}, str(ROOT), "<fixture>", _overrides(_parser().parse_args(list(cli_options(text))))).settings
+    for code in {code for _, code in expected_findings(text)}:
+        assert Gate([rule_for(code)()], settings).search(text), code

@@ -116,7 +116,13 @@ class FinallyExitDropsCancellation(Rule):
     )
     fix = "none"
     anchor = r"return|break|continue"
-    gate = r"finally\s*:"
+    # A return/break/continue on a line indented under a `finally:` (or on the same line).
+    gate = (
+        # The two kinds of line in the loop are disjoint (blank, or deeper with a non-blank
+        # character): overlapping ones would backtrack exponentially on runs of blank lines.
+        r"(?m)^([ \t]*)finally\s*:[ \t]*(?:#[^\n]*)?\n(?:\1[ \t]+\S[^\n]*\n|[ \t]*\n)*?"
+        r"\1[ \t]+(?:return|break|continue)\b|finally\s*:[ \t]*(?:return|break|continue)\b"
+    )
 
     def report_try(self, site: TrySite) -> List[cst.CSTNode]:
         finalbody = site.node.finalbody

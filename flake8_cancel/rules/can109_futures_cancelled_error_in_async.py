@@ -97,7 +97,7 @@ class FuturesCancelledErrorInAsync(Rule):
     message = "concurrent.futures.CancelledError does not catch asyncio's cancellation since Python 3.8; catch asyncio.CancelledError"
     fix = "safe"
     # Every spelling imports it from concurrent.futures or asyncio.futures, and names the class.
-    gate = r"\A(?=[\s\S]*?futures)(?=[\s\S]*?CancelledError)"
+    gate = ("CancelledError", "futures")
 
     def check_handler(self, site: HandlerSite) -> bool:
         try_site = site.try_site

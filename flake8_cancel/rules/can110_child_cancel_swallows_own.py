@@ -150,14 +150,14 @@ class ChildCancelSwallowsOwn(Rule):
     default_enabled = False
     fix = "unsafe"
     anchor = r"except|[\w.]+\("
-    gate = r"\A(?=[\s\S]*?cancel\s*\()(?=[\s\S]*?(?:CancelledError|BaseException))"
+    gate = (r"CancelledError|BaseException", r"cancel\s*\(")
 
     @classmethod
     def gate_pattern(cls, settings):
         names = "|".join(
             ["CancelledError", "BaseException", *last_names(settings.extra_cancelled_names)]
         )
-        return rf"\A(?=[\s\S]*?cancel\s*\()(?=[\s\S]*?(?:{names}))"
+        return (names, r"cancel\s*\(")
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (

@@ -12,9 +12,11 @@ from flake8_cancel.syntax import NESTED_SCOPES, children, dotted_name, statement
 EXCEPTION = "builtins.Exception"
 
 
-def _gate(methods: FrozenSet[str]) -> str:
+def _gate(methods: FrozenSet[str]) -> Tuple[str, str]:
+    """An ``except Exception`` clause (also ``except*``, ``builtins.Exception``) and a call of a
+    cleanup method somewhere in the text."""
     names = "|".join(sorted(methods))
-    return rf"\A(?=[\s\S]*?\bException\b)(?=[\s\S]*?\b(?:{names})\b)"
+    return (r"except\s*\*?\s*(?:builtins\.)?Exception\b", rf"\.(?:{names})\s*\(")
 
 
 def _names_closing(func: cst.BaseExpression) -> bool:

@@ -6,7 +6,19 @@ from flake8_cancel.fixes import qualified_reference, reraise_at_end
 
 # An `except` clause, or a tuple of exceptions, that names TimeoutError. A bounded window, not
 # `[^:]*`, because a comment inside a multi-line clause can hold a colon.
-TIMEOUT_HANDLER = r"\A(?=[\s\S]*?(?:except[\s\S]{0,200}?TimeoutError|=\s*\([^)]*TimeoutError))"
+# Something this module can time: a TimeoutError clause indented under an `async with ...
+# timeout(...)` line, a `wait_for(f(...))` of a function named here, or an `await f(...)` /
+# `await self.f(...)` indented under a timeout block (f then runs timed).
+_UNDER_TIMEOUT_BLOCK = (
+    r"^([ \t]*)async[ \t]+with[^:]{0,300}?timeout(?:_at)?\([^\n]*\n"
+    r"(?:\1[ \t]+\S[^\n]*\n|[ \t]*\n|\1[)\]}][^\n]*\n)*?\1[ \t]+"
+)
+TIMED_SCOPE = (
+    # Any `except` counts: the clause may name TimeoutError through a tuple alias.
+    r"(?m)" + _UNDER_TIMEOUT_BLOCK + r"(?:except\b|[^\n]*\bawait[ \t]+(?:self\.|cls\.)?\w+\()"
+    r"|wait_for\(\s*(?:self\.|cls\.)?\w+\("
+)
+TIMEOUT_HANDLER = r"except[\s\S]{0,200}?TimeoutError|=\s*\([^)]*TimeoutError"
 
 
 @register
@@ -109,13 +121,16 @@ class TimeoutCaughtInsideTimedScope(Rule):
     fix = "unsafe"
     needs_call_index = True
     # An except clause (or a tuple alias) naming TimeoutError, and something that sets a deadline.
-    gate = TIMEOUT_HANDLER + r"(?=[\s\S]*?(?:wait_for|timeout(?:_at)?\())"
+    gate = (r"wait_for|timeout(?:_at)?\(", TIMEOUT_HANDLER, TIMED_SCOPE)
 
     @classmethod
     def gate_pattern(cls, settings):
         extra = [name.rsplit(".", 1)[-1] for name in settings.extra_timeout_managers]
         sources = "|".join([r"wait_for|timeout(?:_at)?\(", *extra])
-        return TIMEOUT_HANDLER + rf"(?=[\s\S]*?(?:{sources}))"
+        if not extra:
+            return cls.gate
+        # A configured manager may be spelled any way: keep the looser gate.
+        return (sources, TIMEOUT_HANDLER)
 
     def check_handler(self, site: HandlerSite) -> bool:
         try_site = site.try_site

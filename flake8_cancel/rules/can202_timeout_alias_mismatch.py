@@ -61,7 +61,7 @@ class TimeoutAliasMismatch(Rule):
     slug = "timeout-alias-mismatch"
     message = "'except TimeoutError' does not catch asyncio.TimeoutError before Python 3.11; catch asyncio.TimeoutError"
     fix = "safe"
-    gate = TIMEOUT_HANDLER + r"(?=[\s\S]*?(?:wait_for|async_timeout))"
+    gate = (r"wait_for|async_timeout", TIMEOUT_HANDLER)
 
     def check_handler(self, site: HandlerSite) -> bool:
         try_site = site.try_site
