@@ -33,3 +33,15 @@ def test_before_reports_the_marked_lines_and_fixes_into_after(tmp_path):
                    capture_output=True, cwd=tmp_path)
     fixed = re.sub(r"  # CAN\d+:.*", "", target.read_text())
     assert fixed == block_after("after")
+
+
+def test_configuration_example_is_accepted_by_the_loader(tmp_path):
+    """Every key of the README's [tool.flake8-cancel] example is one the CLI accepts."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```toml\n(\[tool\.flake8-cancel\]\n.*?)```", readme, re.S)
+    assert match, "README lacks the configuration example"
+    (tmp_path / "pyproject.toml").write_text(match.group(1))
+    (tmp_path / "app.py").write_text("x = 1\n")
+    done = subprocess.run([sys.executable, "-m", "flake8_cancel", "app.py"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
