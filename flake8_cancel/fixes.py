@@ -236,13 +236,17 @@ def fix_bytes(
     """Apply the fixes for ``data`` (a whole file). Raises UncheckableFile like the linter.
     Codes starting with one of ``ignore`` (per-file ignores) are neither fixed nor reported."""
     text = decode_source(data)
+    stats = engine.statistics
+    stats.counts["files"] += 1
     if file_is_exempt(text):
         return FixResult(data, Counter(), [])
     if not engine.passes_gate(text):
         return FixResult(data, Counter(), [])
+    stats.counts["gate passed"] += 1
     target_version = engine.settings.target_version_for(path)
     screen_with_python(text)
     module = parse_bytes(data)
+    stats.counts["parsed"] += 1
     # The text and bytes of `module`, kept beside it: libcst's code generation is the costly
     # part of fixing, so it runs once per round that changed something, never to re-read.
     current_text, current_data = text, data

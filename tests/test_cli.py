@@ -143,3 +143,11 @@ def test_nul_byte_is_named(tmp_path):
     done = run("nul.py", cwd=tmp_path)
     assert done.returncode == 2
     assert "nul.py: error: contains a NUL byte" in done.stderr
+
+
+def test_statistics_count_the_gate_and_libcst_in_lint_and_fix_modes(tmp_path):
+    (tmp_path / "plain.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "bare.py").write_text(BARE)
+    for mode in ((), ("--diff",)):
+        done = run("--statistics", *mode, ".", cwd=tmp_path)
+        assert "files: 2 checked, 1 passed the gate, 1 parsed by libcst" in done.stderr
