@@ -191,6 +191,15 @@ class _Analyzer:
         for small in smalls:
             if calls_method(small, "uncancel"):
                 current = {True}
+            if (  # `error = exc` (or `self.error = exc`): raising `error` re-raises `exc`
+                isinstance(small, cst.Assign)
+                and isinstance(small.value, cst.Name)
+                and small.value.value in meanings
+            ):
+                for target in small.targets:
+                    alias = dotted_name(target.target)
+                    if alias is not None:
+                        meanings[alias] = meanings[small.value.value]
             exit: Optional[Exit] = None
             if isinstance(small, cst.Raise):
                 exit = self.raise_exit(small, meanings)
@@ -224,8 +233,9 @@ class _Analyzer:
             and raised.func.attr.value == "with_traceback"
         ):
             raised = raised.func.value
-        if isinstance(raised, cst.Name) and raised.value in meanings:
-            return meanings[raised.value]
+        name = dotted_name(raised)
+        if name is not None and name in meanings:
+            return meanings[name]
         target = raised.func if isinstance(raised, cst.Call) else raised
         if self.vocabulary.is_cancelled_error(target):
             return Exit.RAISE_NEW_CANCELLED

@@ -773,3 +773,16 @@ def test_isinstance_narrowing_on_the_bound_name(body, expected):
 )
 def test_isinstance_of_an_exception_class_is_not_the_cancellation(body, expected):
     assert ends(body) == expected
+
+
+# -- the caught exception under another name ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("error = exc\nlog()\nraise error", {(RERAISE, False)}),
+        ("self.error = exc\nraise self.error", {(RERAISE, False)}),
+        ("error = other\nraise error", {(OTHER, False)}),
+    ],
+)
+def test_raising_an_alias_of_the_caught_exception_re_raises_it(body, expected):
+    assert ends(body) == expected

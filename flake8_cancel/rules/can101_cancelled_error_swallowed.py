@@ -1,4 +1,5 @@
 from flake8_cancel.engine import HandlerSite
+from flake8_cancel.names import last_names
 from flake8_cancel.registry import Rule, register
 from flake8_cancel.fixes import reraise_at_end
 
@@ -98,8 +99,7 @@ class CancelledErrorSwallowed(Rule):
 
     @classmethod
     def gate_pattern(cls, settings):
-        extra = [name.rsplit(".", 1)[-1] for name in settings.extra_cancelled_names]
-        return "|".join([cls.gate, *extra])
+        return "|".join([cls.gate, *last_names(settings.extra_cancelled_names)])
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (

@@ -1,16 +1,14 @@
-from typing import Iterator, List, NamedTuple, Optional, Set, Tuple, Union
+from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import libcst as cst
 
 from flake8_cancel.engine import HandlerSite
 from flake8_cancel.flow import Exit
 from flake8_cancel.registry import Rule, register
-from flake8_cancel.names import Vocabulary
+from flake8_cancel.names import Vocabulary, last_names
 from flake8_cancel.syntax import (
     NESTED_SCOPES,
     children,
-    descendants,
-    dotted_name,
     has_cancellation_point,
 )
 
@@ -174,8 +172,7 @@ class CancellationConverted(Rule):
 
     @classmethod
     def gate_pattern(cls, settings):
-        extra = [name.rsplit(".", 1)[-1] for name in settings.extra_cancelled_names]
-        return "|".join([cls.gate, *extra])
+        return "|".join([cls.gate, *last_names(settings.extra_cancelled_names)])
 
     def check_handler(self, site: HandlerSite) -> bool:
         if not site.sees_cancellation or site.in_main_coroutine or site.awaits_cancelled_child:
@@ -188,11 +185,8 @@ class CancellationConverted(Rule):
         if not converting:
             return False
         vocabulary = site.try_site.scope.vocabulary
-        aliases = _aliases_of_caught(site.node)
         return any(
-            id(raised.node) in converting
-            and _raised_name(raised.node) not in aliases
-            and _replaces_cancellation(raised, vocabulary)
+            id(raised.node) in converting and _replaces_cancellation(raised, vocabulary)
             for raised in raises_in_handler(site.node)
         )
 
@@ -206,28 +200,3 @@ def _replaces_cancellation(raised: RaiseSite, vocabulary: Vocabulary) -> bool:
     return vocabulary.catch_of(
         raised.inner_clause.type
     ).catches_cancellation and not has_cancellation_point(raised.inner_try.body)
-
-
-def _aliases_of_caught(handler: Union[cst.ExceptHandler, cst.ExceptStarHandler]) -> Set[str]:
-    """Names the handler gives the caught exception (``error = exc``): raising one re-raises."""
-    bound = handler.name.name if handler.name is not None else None
-    if not isinstance(bound, cst.Name):
-        return set()
-    aliases = set()
-    for node in descendants(handler.body):
-        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Name):
-            if node.value.value == bound.value:
-                aliases.update(dotted_name(target.target) for target in node.targets)
-    aliases.discard(None)
-    return aliases  # type: ignore[return-value]
-
-
-def _raised_name(node: cst.Raise) -> Optional[str]:
-    raised = node.exc
-    if (  # `raise error.with_traceback(tb)` raises the same instance
-        isinstance(raised, cst.Call)
-        and isinstance(raised.func, cst.Attribute)
-        and raised.func.attr.value == "with_traceback"
-    ):
-        raised = raised.func.value
-    return dotted_name(raised) if raised is not None else None

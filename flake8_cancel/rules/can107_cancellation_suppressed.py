@@ -3,6 +3,7 @@ from typing import Iterable, List, Tuple
 import libcst as cst
 
 from flake8_cancel.engine import WithSite
+from flake8_cancel.names import last_names
 from flake8_cancel.registry import Rule, register
 from flake8_cancel.syntax import awaited_names, descendants, dotted_name
 
@@ -14,10 +15,6 @@ CANCELLATION_NAMES = ["CancelledError", "BaseException"]
 def suppression_gate(suppressors: Iterable[str], cancellations: Iterable[str]) -> Tuple[str, str]:
     """Both a suppressor's name and a cancellation's name occur in the text, in any order."""
     return ("|".join(suppressors), "|".join(cancellations))
-
-
-def last_names(qualified: Iterable[str]) -> List[str]:
-    return [name.rsplit(".", 1)[-1] for name in qualified]
 
 
 def cancellation_suppressing_items(site: WithSite) -> List[cst.WithItem]:

@@ -4,11 +4,9 @@ import libcst as cst
 
 from flake8_cancel.engine import HandlerSite, WithSite
 from flake8_cancel.fixes import Fix, qualified_reference
+from flake8_cancel.names import last_names
 from flake8_cancel.registry import Rule, register
-from flake8_cancel.rules.can107_cancellation_suppressed import (
-    cancellation_suppressing_items,
-    last_names,
-)
+from flake8_cancel.rules.can107_cancellation_suppressed import cancellation_suppressing_items
 
 # The guard needs Task.cancelling(), new in Python 3.11.
 GUARD_VERSION = (3, 11)

@@ -1,4 +1,5 @@
 from flake8_cancel.engine import HandlerSite
+from flake8_cancel.names import last_names
 from flake8_cancel.registry import Rule, register
 import libcst as cst
 
@@ -125,7 +126,7 @@ class TimeoutCaughtInsideTimedScope(Rule):
 
     @classmethod
     def gate_pattern(cls, settings):
-        extra = [name.rsplit(".", 1)[-1] for name in settings.extra_timeout_managers]
+        extra = last_names(settings.extra_timeout_managers)
         sources = "|".join([r"wait_for|timeout(?:_at)?\(", *extra])
         if not extra:
             return cls.gate
