@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import (
     Counter,
+    Dict,
     Iterable,
     Iterator,
     List,
@@ -35,7 +36,6 @@ from typing import (
 )
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flake8_cancel.flow import HandlerPaths, analyze_handler
 from flake8_cancel.names import (
@@ -47,6 +47,7 @@ from flake8_cancel.names import (
     never_returning_functions,
     record_simple_statement,
 )
+from flake8_cancel.positions import positions
 from flake8_cancel.registry import Finding, Rule, all_rules
 from flake8_cancel.settings import DEFAULT_TARGET_VERSION, Settings
 from flake8_cancel.syntax import (
@@ -450,46 +451,67 @@ class Engine:
         self.handler_rules = [r for r in self.rules if overrides(r, "check_handler", "report_handler")]
         self.try_rules = [r for r in self.rules if overrides(r, "report_try")]
         self.with_rules = [r for r in self.rules if overrides(r, "report_with")]
-        self.gate = _combined_gate(self.rules, settings)
-        self.call_index_gate = _combined_gate(
-            [rule for rule in self.rules if type(rule).needs_call_index], settings
-        )
+        self.gate = Gate(self.rules, settings) if self.rules else None
+        indexing = [rule for rule in self.rules if type(rule).needs_call_index]
+        self.call_index_gate = Gate(indexing, settings) if indexing else None
+        self._gates_by_target: Dict[Tuple[int, int], Optional[Gate]] = {}
 
     def passes_gate(self, source: str) -> bool:
         """Can this text hold a finding at all? Every rule needs an async scope."""
         return self.gate is not None and "async" in source and self.gate.search(source)
 
+    def target_version_if_admitted(self, source: str, path: Optional[str]) -> Optional[Tuple[int, int]]:
+        """The target version for a text that passes the gate of the rules that apply to it
+        (CAN202 only below 3.11), else None. Raises ConfigurationError like
+        ``Settings.target_version_for``, for a text that passes the gate only."""
+        with self.statistics.timing("gate"):
+            if not self.passes_gate(source):
+                return None
+            target_version = self.settings.target_version_for(path)
+            gate = self._gate_for(target_version)
+            if gate is not self.gate and (gate is None or not gate.search(source)):
+                return None
+        self.statistics.counts["gate passed"] += 1
+        return target_version
+
+    def _gate_for(self, target_version: Tuple[int, int]) -> Optional[Gate]:
+        if target_version not in self._gates_by_target:
+            applying = [rule for rule in self.rules if rule.applies_to(target_version)]
+            same = len(applying) == len(self.rules)
+            self._gates_by_target[target_version] = (
+                self.gate if same else Gate(applying, self.settings) if applying else None
+            )
+        return self._gates_by_target[target_version]
+
     def check(
-        self, source: str, path: Optional[str] = None, python_parsed: bool = False
+        self, source: str, path: Optional[str] = None, python_tree: Optional[ast.AST] = None
     ) -> List[Finding]:
         """Findings for one module's text, sorted (see ``analyze``)."""
-        return [issue.finding for issue in self.analyze(source, path, python_parsed)]
+        return [issue.finding for issue in self.analyze(source, path, python_tree)]
 
     def analyze(
-        self, source: str, path: Optional[str] = None, python_parsed: bool = False
+        self, source: str, path: Optional[str] = None, python_tree: Optional[ast.AST] = None
     ) -> List[Issue]:
         """Findings for one module's text, sorted. Raises UncheckableFile with the reason, or
         ConfigurationError when the project's pyproject.toml holds an unusable value.
 
         ``path`` locates the project (its pyproject.toml) for the target version.
-        ``python_parsed`` says the running Python has already parsed this text (flake8 has);
-        otherwise CPython's parser screens it first, see ``screen_with_python``.
+        ``python_tree`` is the running Python's ``ast`` of this text, when there is one already
+        (flake8 has it); otherwise CPython's parser screens the text first, see
+        ``screen_with_python``. It also says where findings are (positions.py).
         """
         stats = self.statistics
         stats.counts["files"] += 1
-        with stats.timing("gate"):
-            passed = self.passes_gate(source)
-        if not passed:
+        target_version = self.target_version_if_admitted(source, path)
+        if target_version is None:
             return []
-        stats.counts["gate passed"] += 1
-        target_version = self.settings.target_version_for(path)  # may raise ConfigurationError
-        if not python_parsed:
+        if python_tree is None:
             with stats.timing("screen"):
-                screen_with_python(source)
+                python_tree = screen_with_python(source)
         with stats.timing("parse"):
             module = parse(source)
         stats.counts["parsed"] += 1
-        issues = self.analyze_module(module, source, target_version)
+        issues = self.analyze_module(module, source, target_version, python_tree)
         stats.counts["findings"] += len(issues)
         return issues
 
@@ -498,25 +520,32 @@ class Engine:
         module: cst.Module,
         source: str,
         target_version: Tuple[int, int] = DEFAULT_TARGET_VERSION,
+        python_tree: Optional[ast.AST] = None,
     ) -> List[Issue]:
+        """Findings in a parsed module. ``python_tree``: CPython's ``ast`` of ``source``, if
+        at hand (else it is parsed when there are findings to place)."""
         try:
-            return self._analyze_module(module, source, target_version)
+            return self._analyze_module(module, source, target_version, python_tree)
         except RecursionError:
             raise UncheckableFile("skipped: too deeply nested") from None
 
     def _analyze_module(
-        self, module: cst.Module, source: str, target_version: Tuple[int, int]
+        self,
+        module: cst.Module,
+        source: str,
+        target_version: Tuple[int, int],
+        python_tree: Optional[ast.AST],
     ) -> List[Issue]:
         with self.statistics.timing("analyse"):
             found = self._find(module, source, target_version)
         if not found:
             return []
         with self.statistics.timing("positions"):
-            positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+            where = positions(module, source, [node for node, _, _ in found], python_tree)
         issues = []
         for node, rule, site in found:
-            start = positions[node].start
-            finding = Finding(start.line, start.column, rule.code, rule.message)
+            line, column = where[id(node)]
+            finding = Finding(line, column, rule.code, rule.message)
             issues.append(Issue(finding, rule, node, site))
         return sorted(issues, key=lambda issue: issue.finding)
 
@@ -558,43 +587,79 @@ def decode_source(data: bytes) -> str:
 
 
 class Gate:
-    """Can this text hold a finding of these rules? Single-pattern gates are folded into one
-    alternation (one scan of the text); a gate of several patterns needs all of them."""
+    """Can this text hold a finding of these rules? A rule's gate is a pattern, or a tuple of
+    patterns that must all match.
+
+    Each pattern is searched on its own, and a pattern's top-level alternatives are split apart
+    (``CancelledError|BaseException`` is two searches): a pattern that starts with a literal is
+    found by a fast scan, while an alternation is tried branch by branch at every character.
+    Identical searches of several rules run once.
+    """
 
     def __init__(self, rules: Sequence[Rule], settings: Settings) -> None:
-        alternatives: List[str] = []
-        self.conjunctions: List[Tuple[Pattern[str], ...]] = []
+        compiled: Dict[str, Pattern[str]] = {}
+
+        def search_for(pattern: str) -> Tuple[Pattern[str], ...]:
+            return tuple(
+                compiled.setdefault(part, re.compile(part)) for part in alternatives(pattern)
+            )
+
+        self.any_of: List[Pattern[str]] = []
+        self.all_of: List[Tuple[Tuple[Pattern[str], ...], ...]] = []
         for rule in rules:
             pattern = type(rule).gate_pattern(settings)
-            parts = (pattern,) if isinstance(pattern, str) else pattern
-            compiled = tuple(re.compile(part) for part in parts)
-            # Groups (a backreference) and inline flags do not survive being folded together.
-            if len(compiled) == 1 and compiled[0].groups == 0 and not parts[0].startswith("(?"):
-                alternatives.append(f"(?:{parts[0]})")
+            if isinstance(pattern, str):
+                self.any_of.extend(p for p in search_for(pattern) if p not in self.any_of)
             else:
-                self.conjunctions.append(compiled)
-        self.alternation = re.compile("|".join(alternatives)) if alternatives else None
+                self.all_of.append(tuple(search_for(part) for part in pattern))
 
     def search(self, source: str) -> bool:
-        if self.alternation is not None and self.alternation.search(source):
+        if any(pattern.search(source) for pattern in self.any_of):
             return True
-        return any(all(part.search(source) for part in parts) for parts in self.conjunctions)
+        return any(
+            all(any(p.search(source) for p in part) for part in parts) for parts in self.all_of
+        )
 
 
-def _combined_gate(rules: Sequence[Rule], settings: Settings) -> Optional[Gate]:
-    return Gate(rules, settings) if rules else None
+def alternatives(pattern: str) -> List[str]:
+    """A pattern's top-level alternatives, each searchable alone; the pattern whole when it
+    has groups or inline flags (a backreference or ``(?m)`` does not survive the split)."""
+    if "(?" in pattern.replace("(?:", "") or re.compile(pattern).groups:
+        return [pattern]
+    parts, depth, in_class, start, index = [], 0, False, 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1 : index + 2] == "]":  # a "]" first in a class is literal
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    parts.append(pattern[start:])
+    return parts
 
 
-def screen_with_python(source: str) -> None:
+def screen_with_python(source: str) -> Optional[ast.AST]:
     """Refuse what no Python accepts and libcst's native parser cannot survive.
 
     libcst crashes the process (a segfault, not an exception) on a few thousand nested brackets,
     unary operators or lambdas, and takes minutes on huge expression chains. CPython's C parser
     rejects all of these quickly, so it screens every file before libcst sees it. A plain syntax
     error is left to libcst: it may be newer syntax that libcst knows and this Python does not.
+    Returns CPython's tree, or None for such a syntax error.
     """
     try:
-        ast.parse(source)
+        return ast.parse(source)
     except (RecursionError, MemoryError):
         raise UncheckableFile("skipped: too deeply nested") from None
     except SyntaxError as error:
@@ -604,6 +669,7 @@ def screen_with_python(source: str) -> None:
             raise UncheckableFile("contains a NUL byte") from None
     except ValueError:  # Python < 3.12 reports a NUL byte this way
         raise UncheckableFile("contains a NUL byte") from None
+    return None
 
 
 def parse(source: str) -> cst.Module:

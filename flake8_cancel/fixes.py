@@ -240,11 +240,10 @@ def fix_bytes(
     stats.counts["files"] += 1
     if file_is_exempt(text):
         return FixResult(data, Counter(), [])
-    if not engine.passes_gate(text):
+    target_version = engine.target_version_if_admitted(text, path)
+    if target_version is None:
         return FixResult(data, Counter(), [])
-    stats.counts["gate passed"] += 1
-    target_version = engine.settings.target_version_for(path)
-    screen_with_python(text)
+    python_tree = screen_with_python(text)
     module = parse_bytes(data)
     stats.counts["parsed"] += 1
     # The text and bytes of `module`, kept beside it: libcst's code generation is the costly
@@ -254,7 +253,10 @@ def fix_bytes(
     previous: Optional[Counter] = None
     issues: List[Issue] = []
     for _ in range(MAX_ROUNDS):
-        issues = _without(engine.analyze_module(module, current_text, target_version), ignore)
+        issues = _without(
+            engine.analyze_module(module, current_text, target_version, python_tree), ignore
+        )
+        python_tree = None  # it is the tree of the text before this round's fixes
         chosen = _fixes_to_apply(issues, current_text.splitlines(), unsafe)
         pending = Counter(issue.finding.code for issue, _ in chosen)
         if not chosen or pending == previous:

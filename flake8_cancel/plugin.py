@@ -33,6 +33,7 @@ class Plugin:
     engine: ClassVar[Engine] = Engine()
 
     def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str) -> None:
+        self.tree = tree
         self.lines = lines
         self.filename = filename
 
@@ -91,7 +92,7 @@ class Plugin:
     def run(self) -> Iterator[Tuple[int, int, str, Type["Plugin"]]]:
         try:
             findings = self.engine.check(
-                "".join(self.lines), path=self.filename, python_parsed=True
+                "".join(self.lines), path=self.filename, python_tree=self.tree
             )
         except UncheckableFile as problem:
             LOG.info("flake8-cancel: %s: %s", self.filename, problem)

@@ -79,6 +79,11 @@ class Rule:
     def gate_pattern(cls, settings: "Settings") -> Union[str, Tuple[str, ...]]:
         return cls.gate
 
+    @classmethod
+    def applies_to(cls, target_version: Tuple[int, int]) -> bool:
+        """Can this rule fire in code for this Python version? (Its gate is then left out.)"""
+        return True
+
     # -- hooks: the engine calls the ones a rule overrides, from its one traversal ---------------
     def check_handler(self, site: "HandlerSite") -> bool:
         """Is this ``except`` clause a finding of this rule (reported at ``except``)?"""

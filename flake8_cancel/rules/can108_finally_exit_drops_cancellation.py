@@ -116,8 +116,10 @@ class FinallyExitDropsCancellation(Rule):
     )
     fix = "none"
     anchor = r"return|break|continue"
-    # A return/break/continue on a line indented under a `finally:` (or on the same line).
+    # A return/break/continue on a line indented under a `finally:` (or on the same line). The
+    # plain search for `finally` runs first: the indentation pattern is tried at every line.
     gate = (
+        r"finally",
         # The two kinds of line in the loop are disjoint (blank, or deeper with a non-blank
         # character): overlapping ones would backtrack exponentially on runs of blank lines.
         r"(?m)^([ \t]*)finally\s*:[ \t]*(?:#[^\n]*)?\n(?:\1[ \t]+\S[^\n]*\n|[ \t]*\n)*?"

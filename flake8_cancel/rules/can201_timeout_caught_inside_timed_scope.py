@@ -20,6 +20,8 @@ TIMED_SCOPE = (
     r"|wait_for\(\s*(?:self\.|cls\.)?\w+\("
 )
 TIMEOUT_HANDLER = r"except[\s\S]{0,200}?TimeoutError|=\s*\([^)]*TimeoutError"
+# Searched before TIMEOUT_HANDLER, which is tried at every `except` of the text.
+TIMEOUT_NAMED = r"TimeoutError"
 
 
 @register
@@ -122,7 +124,7 @@ class TimeoutCaughtInsideTimedScope(Rule):
     fix = "unsafe"
     needs_call_index = True
     # An except clause (or a tuple alias) naming TimeoutError, and something that sets a deadline.
-    gate = (r"wait_for|timeout(?:_at)?\(", TIMEOUT_HANDLER, TIMED_SCOPE)
+    gate = (r"wait_for|timeout(?:_at)?\(", TIMEOUT_NAMED, TIMEOUT_HANDLER, TIMED_SCOPE)
 
     @classmethod
     def gate_pattern(cls, settings):
@@ -131,7 +133,7 @@ class TimeoutCaughtInsideTimedScope(Rule):
         if not extra:
             return cls.gate
         # A configured manager may be spelled any way: keep the looser gate.
-        return (sources, TIMEOUT_HANDLER)
+        return (sources, TIMEOUT_NAMED, TIMEOUT_HANDLER)
 
     def check_handler(self, site: HandlerSite) -> bool:
         try_site = site.try_site

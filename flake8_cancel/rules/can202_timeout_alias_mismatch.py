@@ -2,7 +2,13 @@ from flake8_cancel.engine import HandlerSite
 from flake8_cancel.registry import Rule, register
 from flake8_cancel.fixes import qualified_reference, rename_in_clause
 from flake8_cancel.names import BUILTIN_TIMEOUT_ERROR
-from flake8_cancel.rules.can201_timeout_caught_inside_timed_scope import TIMEOUT_HANDLER
+from flake8_cancel.rules.can201_timeout_caught_inside_timed_scope import (
+    TIMEOUT_HANDLER,
+    TIMEOUT_NAMED,
+)
+
+# Python 3.11 made asyncio.TimeoutError an alias of the builtin TimeoutError.
+ALIASED_SINCE = (3, 11)
 
 
 @register
@@ -61,11 +67,15 @@ class TimeoutAliasMismatch(Rule):
     slug = "timeout-alias-mismatch"
     message = "'except TimeoutError' does not catch asyncio.TimeoutError before Python 3.11; catch asyncio.TimeoutError"
     fix = "safe"
-    gate = (r"wait_for|async_timeout", TIMEOUT_HANDLER)
+    gate = (r"wait_for|async_timeout", TIMEOUT_NAMED, TIMEOUT_HANDLER)
+
+    @classmethod
+    def applies_to(cls, target_version):
+        return target_version < ALIASED_SINCE
 
     def check_handler(self, site: HandlerSite) -> bool:
         try_site = site.try_site
-        if try_site.context.target_version >= (3, 11) or not site.catch.builtin_timeout:
+        if not self.applies_to(try_site.context.target_version) or not site.catch.builtin_timeout:
             return False
         if any(
             catch.asyncio_timeout or catch.exception or catch.catches_everything
