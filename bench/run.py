@@ -21,6 +21,7 @@ a measurement, not a test: nothing here passes or fails.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import statistics
@@ -50,10 +51,12 @@ class Command(NamedTuple):
     baseline: str  # the label of the baseline to compare with
 
 
-def ensure_environment(name: str, requirements: Sequence[str]) -> Path:
+def ensure_environment(name: str, requirements: Sequence[str], fingerprint: str = "") -> Path:
+    """A virtual environment with these requirements, rebuilt when they (or the fingerprint of
+    a local package among them) change."""
     environment = CACHE / name
     marker = environment / ".installed"
-    wanted = "\n".join(requirements)
+    wanted = "\n".join([*requirements, fingerprint])
     if marker.exists() and marker.read_text() == wanted:
         return environment
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(environment)], check=True)
@@ -63,6 +66,14 @@ def ensure_environment(name: str, requirements: Sequence[str]) -> Path:
     )
     marker.write_text(wanted)
     return environment
+
+
+def source_fingerprint() -> str:
+    """A digest of this checkout's package and build files: the benchmark measures this code."""
+    digest = hashlib.sha256()
+    for path in sorted([ROOT / "pyproject.toml", *(ROOT / "flake8_cancel").rglob("*.py")]):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def fetch_corpus() -> Dict[str, Path]:
@@ -120,7 +131,7 @@ def main() -> int:
 
     corpus = fetch_corpus()
     baseline = ensure_environment("flake8", [FLAKE8])
-    ours = ensure_environment("flake8-cancel", [FLAKE8, str(ROOT)])
+    ours = ensure_environment("flake8-cancel", [FLAKE8, str(ROOT)], source_fingerprint())
     commands: List[Command] = []
     chosen = ["homeassistant", "aiohttp"] if options.corpus == "all" else [options.corpus]
     for name in chosen:
@@ -128,9 +139,11 @@ def main() -> int:
         base = f"flake8 alone ({name})"
         commands += [
             Command(base, [str(baseline / "bin" / "flake8"), "--isolated", "--select=E9", folder], folder, base),
+            # The corpus sits under this repository's pyproject.toml (requires-python >=3.9):
+            # name the target version of the checked projects, as their own settings would.
             Command(f"flake8 + flake8-cancel ({name})",
-                    [str(ours / "bin" / "flake8"), "--isolated", "--select=CAN", folder], folder, base),
-            # The corpus sits under this repository's pyproject.toml: name the target version.
+                    [str(ours / "bin" / "flake8"), "--isolated", "--select=CAN",
+                     "--cancel-target-version=3.11", folder], folder, base),
             Command(f"flake8-cancel CLI ({name})",
                     [str(ours / "bin" / "flake8-cancel"), "--target-version=3.11", folder], folder, base),
             Command(f"flake8-cancel --diff ({name})",
