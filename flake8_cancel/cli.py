@@ -21,7 +21,7 @@ from flake8_cancel import __version__
 from flake8_cancel.config import Overrides, RunConfig, config_for, group_by_config
 from flake8_cancel.engine import Engine, Statistics, UncheckableFile, decode_source
 from flake8_cancel.fixes import FileChanged, fix_availability, fix_bytes, write_atomically
-from flake8_cancel.noqa import file_is_exempt, is_silenced
+from flake8_cancel.noqa import file_is_exempt, is_silenced, physical_lines
 from flake8_cancel.registry import all_rules, rule_for
 from flake8_cancel.reporting import FORMATS, Reported, render, rules_listing
 from flake8_cancel.settings import ConfigurationError, parse_name_list, parse_target_version
@@ -341,8 +341,8 @@ def _check_data(
             if mode.diff and result.data != data:
                 text = "".join(
                     difflib.unified_diff(
-                        decode_source(data).splitlines(keepends=True),
-                        decode_source(result.data).splitlines(keepends=True),
+                        physical_lines(decode_source(data), keepends=True),
+                        physical_lines(decode_source(result.data), keepends=True),
                         fromfile=path,
                         tofile=path,
                     )
@@ -355,7 +355,7 @@ def _check_data(
         source = decode_source(data)
         if file_is_exempt(source):
             return FileResult(path, [])
-        lines = source.splitlines()
+        lines = physical_lines(source)
         reported = [
             Reported(path, issue.finding, fix_availability(issue))
             for issue in engine.analyze(source, path=path_for_project)

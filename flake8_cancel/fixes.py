@@ -33,7 +33,7 @@ from flake8_cancel.engine import (
 )
 from flake8_cancel.flow import Exit
 from flake8_cancel.names import Bindings
-from flake8_cancel.noqa import file_is_exempt, is_silenced
+from flake8_cancel.noqa import file_is_exempt, is_silenced, physical_lines
 from flake8_cancel.registry import Finding
 
 MAX_ROUNDS = 8
@@ -257,7 +257,7 @@ def fix_bytes(
             engine.analyze_module(module, current_text, target_version, python_tree), ignore
         )
         python_tree = None  # it is the tree of the text before this round's fixes
-        chosen = _fixes_to_apply(issues, current_text.splitlines(), unsafe)
+        chosen = _fixes_to_apply(issues, physical_lines(current_text), unsafe)
         pending = Counter(issue.finding.code for issue, _ in chosen)
         if not chosen or pending == previous:
             break  # nothing left, or the last round's fixes did not take: never repeat them
@@ -285,7 +285,7 @@ def fix_bytes(
             return _unchanged(data, f"fix produced code that does not compile ({error})")
     if not issues:  # the last round applied fixes: lint what they produced
         issues = _without(engine.analyze_module(module, current_text, target_version), ignore)
-    lines = current_text.splitlines()
+    lines = physical_lines(current_text)
     remaining = [
         (issue.finding, fix_availability(issue))
         for issue in issues

@@ -13,6 +13,16 @@ FILE_NOQA = re.compile(r"#\s*flake8[:=]\s*noqa\s*$", re.I | re.M)
 
 T = TypeVar("T")
 
+# Python ends a line at \r\n, \r or \n only; str.splitlines also splits at a form feed, \x1c
+# or \u2028, which would put a `# noqa` on the wrong line.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def physical_lines(source: str, keepends: bool = False) -> List[str]:
+    """The lines of a module as Python counts them (line N is ``[N - 1]``)."""
+    lines = _LINE.findall(source)
+    return lines if keepends else [line.rstrip("\r\n") for line in lines]
+
 
 def file_is_exempt(source: str) -> bool:
     """A ``# flake8: noqa`` line turns the whole file off, as in flake8."""
@@ -32,5 +42,5 @@ def is_silenced(finding: Finding, lines: Sequence[str]) -> bool:
 
 
 def without_silenced(findings: Iterable[Finding], source: str) -> List[Finding]:
-    lines = source.splitlines()
+    lines = physical_lines(source)
     return [finding for finding in findings if not is_silenced(finding, lines)]

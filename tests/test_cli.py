@@ -151,3 +151,26 @@ def test_statistics_count_the_gate_and_libcst_in_lint_and_fix_modes(tmp_path):
     for mode in ((), ("--diff",)):
         done = run("--statistics", *mode, ".", cwd=tmp_path)
         assert "files: 2 checked, 1 passed the gate, 1 parsed by libcst" in done.stderr
+
+
+FORM_FEED = SWALLOW.replace("import asyncio\n", "import asyncio\n\x0c\n").replace(
+    "    except asyncio.CancelledError:\n",
+    "    except asyncio.CancelledError:  # noqa: CAN101\n",
+)
+
+
+def test_noqa_is_read_on_the_line_python_counts_after_a_form_feed(tmp_path):
+    # str.splitlines() also ends a line at a form feed: it would look for the noqa one line up.
+    (tmp_path / "feed.py").write_text(FORM_FEED)
+    assert run("feed.py", cwd=tmp_path).stdout == ""
+    assert run("--fix", "feed.py", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "feed.py").read_text() == FORM_FEED
+
+
+def test_diff_keeps_a_form_feed_inside_its_line(tmp_path):
+    (tmp_path / "feed.py").write_text(FORM_FEED.replace("  # noqa: CAN101", ""))
+    done = run("--diff", "feed.py", cwd=tmp_path)
+    assert done.returncode == 1
+    # Line 6 is `try:` when the form feed's line counts once, as Python and patch count it.
+    assert "@@ -6,4 +6,4 @@\n     try:\n" in done.stdout
+    assert "-        pass\n+        raise\n" in done.stdout
