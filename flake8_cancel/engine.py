@@ -7,7 +7,8 @@ Speed is part of the design:
   (a try body that might await, a handler under analysis), never into a whole module;
 - the facts about a handler (what it catches, its paths, its shield) are computed lazily, once,
   and shared by every rule;
-- positions are computed only for a module that has findings, and the tree is never copied.
+- positions are computed only for a module that has findings, from CPython's ast rather than by
+  regenerating the module's code (positions.py), and the tree is never copied.
 """
 
 from __future__ import annotations
