@@ -13,6 +13,7 @@ import difflib
 import multiprocessing
 import os
 import re
+import stat
 import sys
 import time
 from typing import Counter, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
@@ -261,18 +262,29 @@ def _run_stdin(options: argparse.Namespace, overrides: Overrides, mode: Mode) ->
 
 # -- finding the files ------------------------------------------------------------------------------
 def discover(paths: Iterable[str], problems: List[Tuple[str, str]]) -> Iterator[str]:
-    """Python files under the given paths. A path given explicitly is checked whatever its name."""
+    """Python files under the given paths. A path given explicitly is checked whatever its name
+    and kind (``<(...)`` in a shell is a pipe)."""
     for path in paths:
-        if os.path.isdir(path):
-            yield from _walk(path)
-        elif os.path.exists(path):
-            yield path
-        else:
+        try:
+            is_directory = stat.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
             problems.append((path, "no such file or directory"))
+            continue
+        except OSError as error:  # a symlink loop, a folder we may not enter
+            problems.append((path, f"cannot read: {error.strerror or error}"))
+            continue
+        if is_directory:
+            yield from _walk(path, problems)
+        else:
+            yield path
 
 
-def _walk(top: str) -> Iterator[str]:
-    for directory, subdirectories, files in os.walk(top):
+def _walk(top: str, problems: List[Tuple[str, str]]) -> Iterator[str]:
+    def unreadable(error: OSError) -> None:  # os.walk would skip the folder without a word
+        problems.append((error.filename or top, f"cannot read: {error.strerror or error}"))
+
+    # Symlinked folders are not followed, so a symlink loop cannot make the walk endless.
+    for directory, subdirectories, files in os.walk(top, onerror=unreadable):
         subdirectories[:] = sorted(
             name
             for name in subdirectories
@@ -282,7 +294,18 @@ def _walk(top: str) -> Iterator[str]:
         )
         for name in sorted(files):
             if name.endswith(".py") or name.endswith(".pyi"):
-                yield os.path.join(directory, name)
+                path = os.path.join(directory, name)
+                if _is_special_file(path):  # reading a FIFO would wait for a writer forever
+                    problems.append((path, "cannot read: not a regular file"))
+                else:
+                    yield path
+
+
+def _is_special_file(path: str) -> bool:
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # a dangling symlink: reading it says why
+        return False
 
 
 # -- checking ---------------------------------------------------------------------------------------
@@ -365,6 +388,8 @@ def _check_data(
         return FileResult(path, reported)
     except (UncheckableFile, ConfigurationError, FileChanged) as problem:
         return FileResult(path, [], str(problem))
+    except FileNotFoundError:  # removed after it was read: writing the fix would bring it back
+        return FileResult(path, [], "removed while it was being fixed; not written")
     except OSError as error:
         return FileResult(path, [], f"cannot write: {error.strerror or error}")
     except Exception as error:  # one bad file must not stop the others

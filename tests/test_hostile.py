@@ -1,0 +1,464 @@
+"""Hostile input, through the real flake8 (with the plugin) and the real command line.
+
+flake8 must never show a traceback of ours: what it cannot parse gets its own E999 and nothing
+else. The command line names each file it could not check, with the reason, checks all the
+others, and exits 2. What it can check it also fixes, keeping every byte it did not edit.
+
+The inputs are written by the tests; the lint cases share one run of each tool, to stay fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional, Set, Tuple
+
+import pytest
+
+from flake8_cancel import cli
+
+Finding = Tuple[int, int, str]  # line, column, code
+
+HANDLER = "async def f(c):\n    try:\n        await c.x()\n    except:\n        pass\n"
+HANDLER_FINDING = (4, 5, "CAN103")
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flake8_cancel", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=timeout,
+    )
+
+
+def run_flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", "--select=CAN,E9", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=120,
+    )
+
+
+def findings_by_file(stdout: str) -> Dict[str, Set[Finding]]:
+    """``path:line:col: CODE message`` lines, by path as printed."""
+    found: Dict[str, Set[Finding]] = {}
+    for line in stdout.splitlines():
+        path, number, column, rest = line.split(":", 3)
+        found.setdefault(path, set()).add((int(number), int(column), rest.split()[0]))
+    return found
+
+
+def problems_by_file(stderr: str) -> Dict[str, str]:
+    """The command line's ``path: error: reason`` lines; a second line for a file is a bug."""
+    problems: Dict[str, str] = {}
+    for line in stderr.splitlines():
+        path, separator, reason = line.partition(": error: ")
+        assert separator, f"not a per-file error line: {line!r}"
+        assert path not in problems, f"two lines for {path}"
+        problems[path] = reason
+    return problems
+
+
+def assert_no_traceback(done: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+# -- the inputs -----------------------------------------------------------------------------------
+def nested_blocks(depth: int) -> str:
+    """A handler under ``depth`` levels of blocks of every kind (a try of each level closed by
+    ``finally``), its try body awaiting through 90 parentheses."""
+    kinds = ["if c:", "for y in c:", "while c:", "with c:", "try:", "async with c:"]
+    lines = ["async def f(c):"]
+    for level in range(1, depth):
+        lines.append("    " * level + kinds[level % len(kinds)])
+    lines += [
+        "    " * depth + "try:",
+        "    " * (depth + 1) + "await c.x(" + "(" * 90 + "1" + ")" * 90 + ")",
+        "    " * depth + "except:",
+        "    " * (depth + 1) + "pass",
+    ]
+    for level in range(depth - 1, 0, -1):
+        if kinds[level % len(kinds)] == "try:":
+            lines += ["    " * level + "finally:", "    " * (level + 1) + "pass"]
+    return "\n".join(lines) + "\n"
+
+
+FUNCTIONS = 3000
+MANY_FUNCTIONS = "".join(
+    f"async def f{index}(c):\n    try:\n        await c.x()\n    except:\n        pass\n"
+    for index in range(FUNCTIONS)
+)
+
+# A line with non-ASCII text before a finding: columns count characters, not bytes.
+NON_ASCII = (
+    "import asyncio\n\n\nasync def f(c):\n    try:\n        await c.x()\n"
+    "    except asyncio.CancelledError:\n"
+    '        c.log("annulé"); raise asyncio.CancelledError("arrêt")\n'
+)
+NON_ASCII_FINDING = (8, 26, "CAN106")
+
+
+ONLY_E999 = "E999 alone"  # flake8's own report of a file it cannot parse, wherever it stops
+
+
+class Case(NamedTuple):
+    data: bytes
+    cli: Set[Finding]  # what the command line reports when it can check the file
+    problem: Optional[str] = None  # else how the reason on its one error line starts
+    flake8: object = None  # ONLY_E999, or what flake8 reports when not the same as cli
+    python: Tuple[int, int] = (3, 0)  # the first Python whose own parser accepts the file
+
+
+CASES: Dict[str, Case] = {
+    "syntax_error.py": Case(
+        (HANDLER + "x = = 1\n").encode(), set(), "syntax error at line 6: ", flake8=ONLY_E999
+    ),
+    # The command line parses only what its cheap gate lets through (most files hold nothing
+    # a rule looks at, and parsing them all would cost more than the whole check): a syntax
+    # error in such a file is left to Python, and to flake8's E999.
+    "syntax_error_in_sync_code.py": Case(b"def f(:\n    return\n", set(), flake8=ONLY_E999),
+    "nul_byte.py": Case(
+        HANDLER.encode() + b"x = 1\0\n", set(), "contains a NUL byte", flake8=ONLY_E999
+    ),
+    # flake8 reads a file that is not UTF-8 as latin-1, and lints what it reads.
+    "invalid_utf8.py": Case(
+        HANDLER.encode() + b"x = '\xff'\n", set(), "cannot decode as UTF-8",
+        flake8={HANDLER_FINDING},
+    ),
+    "invalid_utf8_first_line.py": Case(
+        b"# \xff\n" + HANDLER.encode(), set(), "cannot decode as UTF-8",
+        flake8={(5, 5, "CAN103")},
+    ),
+    "bom_with_latin1_cookie.py": Case(
+        b"\xef\xbb\xbf# -*- coding: latin-1 -*-\n" + HANDLER.encode(), set(),
+        "cannot decode: a UTF-8 BOM and a coding cookie for another encoding",
+        flake8={(5, 5, "CAN103")},
+    ),
+    "unknown_encoding.py": Case(
+        b"# -*- coding: klingon -*-\n" + HANDLER.encode(), set(),
+        "cannot decode: unknown encoding: klingon", flake8={(5, 5, "CAN103")},
+    ),
+    "bom.py": Case(b"\xef\xbb\xbf" + NON_ASCII.encode(), {NON_ASCII_FINDING}),
+    "latin1.py": Case(
+        b"# -*- coding: latin-1 -*-\n" + NON_ASCII.encode("latin-1"), {(9, 26, "CAN106")}
+    ),
+    "crlf.py": Case(HANDLER.replace("\n", "\r\n").encode(), {HANDLER_FINDING}),
+    "mixed_endings.py": Case(
+        b"async def f(c):\r\n    try:\n        await c.x()\r    except:\r\n        pass\n",
+        {HANDLER_FINDING},
+    ),
+    "tabs.py": Case(HANDLER.replace("    ", "\t").encode(), {(4, 2, "CAN103")}),
+    "empty.py": Case(b"", set()),
+    "many_functions.py": Case(
+        MANY_FUNCTIONS.encode(), {(5 * index + 4, 5, "CAN103") for index in range(FUNCTIONS)}
+    ),
+    "nested_60_blocks_90_parentheses.py": Case(
+        nested_blocks(60).encode(), {(63, 4 * 60 + 1, "CAN103")}
+    ),
+    # Valid Python that libcst's parser refuses: it must not be called a syntax error. flake8
+    # parses it, and the plugin skips it without a word.
+    "adjacent_strings_5000.py": Case(
+        (HANDLER + "y = (" + " ".join(['"a"'] * 5000) + ")\n").encode(), set(),
+        "skipped: libcst cannot parse it (line 6: ", flake8=set(),
+    ),
+    "pep695_generics.py": Case(
+        b"import asyncio\n\n\nclass Box[T]:\n    def __init__(self, item: T) -> None:\n"
+        b"        self.item = item\n\n\ntype Pair[T] = tuple[T, T]\n\n\n"
+        b"async def f[T](c: Box[T]) -> None:\n    try:\n        await c.item\n"
+        b"    except asyncio.CancelledError:\n        pass\n",
+        {(15, 5, "CAN101")}, python=(3, 12),
+    ),
+    "pep701_fstrings.py": Case(
+        b'import asyncio\n\n\nasync def f(c, names):\n    try:\n'
+        b'        await c.x(f"{", ".join(f"{n!r}" for n in names)}")\n'
+        b'    except asyncio.CancelledError:\n        c.log(f"{"cancelled"}")\n',
+        {(7, 5, "CAN101")}, python=(3, 12),
+    ),
+    "pep758_except_without_parentheses.py": Case(
+        b"import asyncio\n\n\nasync def f(c):\n    try:\n        await c.x()\n"
+        b"    except asyncio.CancelledError, TimeoutError:\n        pass\n",
+        {(7, 5, "CAN101")}, python=(3, 14),
+    ),
+    "except_star.py": Case(
+        b"import asyncio\n\n\nasync def f(c):\n    try:\n        await c.x()\n"
+        b"    except* asyncio.CancelledError:\n        pass\n\n\n"
+        b"async def g(c):\n    try:\n        await c.x()\n    except* BaseException:\n"
+        b"        c.log()\n",
+        {(7, 5, "CAN101"), (14, 5, "CAN104")}, python=(3, 11),
+    ),
+    "good.py": Case(HANDLER.encode(), {HANDLER_FINDING}),
+}
+
+
+class Runs(NamedTuple):
+    cli: subprocess.CompletedProcess
+    flake8: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Runs:
+    folder = tmp_path_factory.mktemp("hostile")
+    for name, case in CASES.items():
+        (folder / name).write_bytes(case.data)
+    # Both tools at once: the two cores are the budget.
+    command = [sys.executable, "-m"]
+    processes = [
+        subprocess.Popen(command + ["flake8_cancel", "."], cwd=folder, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        subprocess.Popen(command + ["flake8", "--isolated", "--select=CAN,E9", "."], cwd=folder,
+                         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+    ]
+    done = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return Runs(*done)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_cli_checks_the_file_or_names_it_with_the_reason(runs, name):
+    case = CASES[name]
+    path = f"./{name}"
+    assert findings_by_file(runs.cli.stdout).get(path, set()) == case.cli
+    reason = problems_by_file(runs.cli.stderr).get(path)
+    if case.problem is None:
+        assert reason is None
+    else:
+        assert reason is not None and reason.startswith(case.problem), reason
+
+
+def test_cli_prints_one_line_per_bad_file_and_exits_2(runs):
+    assert_no_traceback(runs.cli)
+    assert set(problems_by_file(runs.cli.stderr)) == {
+        f"./{name}" for name, case in CASES.items() if case.problem is not None
+    }
+    assert runs.cli.returncode == 2
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_flake8_reports_the_findings_or_only_its_own_e999(runs, name):
+    case = CASES[name]
+    got = findings_by_file(runs.flake8.stdout).get(f"./{name}", set())
+    if case.flake8 == ONLY_E999 or sys.version_info < case.python:
+        assert [code for _, _, code in got] == ["E999"]
+    else:
+        assert got == (case.cli if case.flake8 is None else case.flake8)
+
+
+def test_flake8_shows_no_traceback_and_no_plugin_error(runs):
+    assert_no_traceback(runs.flake8)
+    assert runs.flake8.stderr == ""
+    assert runs.flake8.returncode == 1
+
+
+# -- fixing keeps the bytes it does not edit ------------------------------------------------------
+ASYNCIO = "import asyncio\n\n\n"
+LATIN1_HEAD = (
+    b"# -*- coding: latin-1 -*-\n" + ASYNCIO.encode()
+    + b"async def f(c):\n    try:\n        await c.x()\n    except asyncio.CancelledError:\n"
+)
+FIXES: Dict[str, Tuple[bytes, bytes]] = {
+    "bom.py": (
+        b"\xef\xbb\xbf" + (ASYNCIO + HANDLER).encode(),
+        b"\xef\xbb\xbf" + (ASYNCIO + "async def f(c):\n    try:\n        await c.x()\n"
+                           "    except asyncio.CancelledError:\n        raise\n"
+                           "    except:\n        pass\n").encode(),
+    ),
+    "crlf.py": (
+        (ASYNCIO + HANDLER).replace("\n", "\r\n").encode(),
+        (ASYNCIO + "async def f(c):\n    try:\n        await c.x()\n"
+         "    except asyncio.CancelledError:\n        raise\n    except:\n        pass\n")
+        .replace("\n", "\r\n").encode(),
+    ),
+    # libcst writes new lines with the file's first line ending; the edited `pass` line keeps
+    # its own, and so does every line it did not touch.
+    "mixed_endings.py": (
+        b"import asyncio\r\n\n\r\nasync def f(c):\n    try:\r\n        await c.x()\n"
+        b"    except asyncio.CancelledError:\r\n        pass\n"
+        b"\r\n\r\nasync def g(c):\n    try:\r\n        await c.x()\n"
+        b"    except BaseException:\r\n        c.log()\n",
+        b"import asyncio\r\n\n\r\nasync def f(c):\n    try:\r\n        await c.x()\n"
+        b"    except asyncio.CancelledError:\r\n        raise\n"
+        b"\r\n\r\nasync def g(c):\n    try:\r\n        await c.x()\n"
+        b"    except asyncio.CancelledError:\r\n        raise\r\n"
+        b"    except BaseException:\r\n        c.log()\n",
+    ),
+    "tabs.py": (
+        (ASYNCIO + HANDLER.replace("    ", "\t")).encode(),
+        (ASYNCIO + "async def f(c):\n\ttry:\n\t\tawait c.x()\n"
+         "\texcept asyncio.CancelledError:\n\t\traise\n\texcept:\n\t\tpass\n").encode(),
+    ),
+    # Syntax newer than Python 3.11: there the result is checked by libcst's parse alone.
+    "pep701_fstrings.py": (
+        CASES["pep701_fstrings.py"].data,
+        CASES["pep701_fstrings.py"].data + b"        raise\n",
+    ),
+    "latin1.py": (LATIN1_HEAD + b'        c.log("annul\xe9")\n',
+                  LATIN1_HEAD + b'        c.log("annul\xe9")\n        raise\n'),
+}
+
+
+@pytest.fixture(scope="module")
+def fixed(tmp_path_factory) -> Tuple[subprocess.CompletedProcess, Path]:
+    folder = tmp_path_factory.mktemp("fix")
+    for name, (before, _) in FIXES.items():
+        (folder / name).write_bytes(before)
+        os.chmod(folder / name, 0o755)
+    return run_cli("--fix", ".", cwd=folder), folder
+
+
+def test_fix_fixes_every_file(fixed):
+    done, _ = fixed
+    assert_no_traceback(done)
+    assert (done.returncode, done.stdout) == (0, "")
+    assert done.stderr == "Fixed 7 findings (0 remaining)\n"
+
+
+@pytest.mark.parametrize("name", FIXES)
+def test_fix_keeps_encoding_bom_line_endings_indentation_and_mode(fixed, name):
+    _, folder = fixed
+    assert (folder / name).read_bytes() == FIXES[name][1]
+    assert os.stat(folder / name).st_mode & 0o777 == 0o755
+
+
+# -- paths ----------------------------------------------------------------------------------------
+ELOOP = os.strerror(errno.ELOOP)
+
+
+def test_symlink_loops_end_and_each_file_is_checked_once(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "good.py").write_text(HANDLER)
+    (tmp_path / "pkg" / "up").symlink_to("..", target_is_directory=True)  # a folder loop
+    (tmp_path / "loop.py").symlink_to("loop.py")  # a file loop, named like a module
+    (tmp_path / "self").symlink_to("self")
+    done = run_cli("pkg", "loop.py", "self", cwd=tmp_path)
+    assert_no_traceback(done)
+    assert findings_by_file(done.stdout) == {"pkg/good.py": {HANDLER_FINDING}}
+    assert problems_by_file(done.stderr) == {
+        "loop.py": f"cannot read: {ELOOP}", "self": f"cannot read: {ELOOP}",
+    }
+    assert done.returncode == 2
+
+    walked = run_cli(".", cwd=tmp_path)  # found by the walk, not given
+    assert findings_by_file(walked.stdout) == {"./pkg/good.py": {HANDLER_FINDING}}
+    assert problems_by_file(walked.stderr) == {"./loop.py": f"cannot read: {ELOOP}"}
+
+    flake8 = run_flake8(".", "self", cwd=tmp_path)
+    assert_no_traceback(flake8)
+    found = findings_by_file(flake8.stdout)
+    assert found.pop("./pkg/good.py") == {HANDLER_FINDING}
+    assert {path: {code for _, _, code in got} for path, got in found.items()} == {
+        "./loop.py": {"E902"}, "self": {"E902"},  # flake8's own report of what it cannot read
+    }
+
+
+def test_missing_path_is_named_and_the_others_are_still_checked(tmp_path):
+    (tmp_path / "good.py").write_text(HANDLER)
+    done = run_cli("good.py", "missing.py", "missing_folder/", cwd=tmp_path)
+    assert findings_by_file(done.stdout) == {"good.py": {HANDLER_FINDING}}
+    assert problems_by_file(done.stderr) == {
+        "missing.py": "no such file or directory",
+        "missing_folder/": "no such file or directory",
+    }
+    assert done.returncode == 2
+
+    flake8 = run_flake8("good.py", "missing.py", cwd=tmp_path)
+    assert_no_traceback(flake8)
+    assert {path: {code for _, _, code in got}
+            for path, got in findings_by_file(flake8.stdout).items()} == {
+        "good.py": {"CAN103"}, "missing.py": {"E902"},
+    }
+
+
+def test_a_fifo_found_by_the_walk_is_named_not_read(tmp_path):
+    # Reading a FIFO waits for a writer that never comes: flake8 itself hangs on one.
+    (tmp_path / "good.py").write_text(HANDLER)
+    os.mkfifo(tmp_path / "pipe.py")
+    done = run_cli(".", cwd=tmp_path, timeout=30)
+    assert findings_by_file(done.stdout) == {"./good.py": {HANDLER_FINDING}}
+    assert problems_by_file(done.stderr) == {"./pipe.py": "cannot read: not a regular file"}
+    assert done.returncode == 2
+
+
+# -- files that go away during the run ----------------------------------------------------------
+# In process, so that the file goes exactly between two steps of the run, with no timing luck.
+@pytest.fixture
+def two_files(tmp_path, monkeypatch) -> Path:
+    (tmp_path / "doomed.py").write_text(HANDLER)
+    (tmp_path / "kept.py").write_text(HANDLER)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_file_removed_after_discovery_is_named(two_files, monkeypatch, capsys):
+    discover = cli.discover
+
+    def discover_then_remove(paths, problems):
+        found = list(discover(paths, problems))
+        assert "./doomed.py" in found
+        os.unlink("doomed.py")
+        return iter(found)
+
+    monkeypatch.setattr(cli, "discover", discover_then_remove)
+    assert cli.main(["--jobs=1", "."]) == 2
+    out, err = capsys.readouterr()
+    assert findings_by_file(out) == {"./kept.py": {HANDLER_FINDING}}
+    assert problems_by_file(err) == {"./doomed.py": f"cannot read: {os.strerror(errno.ENOENT)}"}
+
+
+def test_file_removed_while_being_fixed_is_not_brought_back(two_files, monkeypatch, capsys):
+    fix_bytes = cli.fix_bytes
+
+    def fix_then_remove(data, engine, path, **options):
+        result = fix_bytes(data, engine, path, **options)
+        if path.endswith("doomed.py"):
+            os.unlink(path)
+        return result
+
+    monkeypatch.setattr(cli, "fix_bytes", fix_then_remove)
+    assert cli.main(["--jobs=1", "--fix", "."]) == 2
+    _, err = capsys.readouterr()
+    # The removed file's fix was not written, so it is not counted.
+    assert err.endswith("\nFixed 1 finding (0 remaining)\n")
+    assert problems_by_file(err.replace("Fixed 1 finding (0 remaining)\n", "")) == {
+        "./doomed.py": "removed while it was being fixed; not written",
+    }
+    assert not (two_files / "doomed.py").exists()
+    assert "except asyncio.CancelledError:\n        raise\n" in (two_files / "kept.py").read_text()
+
+
+def test_folder_removed_during_the_walk_is_named(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "m.py").write_text(HANDLER)
+    problems: List[Tuple[str, str]] = []
+    walk = cli.discover([str(tmp_path)], problems)
+    assert next(walk) == str(tmp_path / "a" / "m.py")
+    (tmp_path / "b" / "m.py").unlink()
+    (tmp_path / "b").rmdir()
+    assert list(walk) == []
+    assert problems == [(str(tmp_path / "b"), f"cannot read: {os.strerror(errno.ENOENT)}")]
+
+
+def test_flake8_plugin_lints_what_flake8_read_after_the_file_is_gone(tmp_path):
+    # The plugin works from the lines flake8 hands it and never opens the file again.
+    (tmp_path / "doomed.py").write_text(HANDLER)
+    script = (
+        "import os, sys\n"
+        "from flake8.main.cli import main\n"
+        "from flake8_cancel.plugin import Plugin\n"
+        "original = Plugin.__init__\n"
+        "def __init__(self, tree, lines, filename):\n"
+        "    original(self, tree, lines, filename)\n"
+        "    os.unlink(filename)\n"
+        "Plugin.__init__ = __init__\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--isolated", "--select=CAN,E9", "--jobs=1", "doomed.py"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    assert_no_traceback(done)
+    assert not (tmp_path / "doomed.py").exists()
+    assert findings_by_file(done.stdout) == {"doomed.py": {HANDLER_FINDING}}
