@@ -579,6 +579,14 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
+        # tokenize reads the first two lines for a coding cookie, and fails on bytes that
+        # are not UTF-8 there before it has found one: same fault as further down the file.
+        if error.msg.startswith("invalid or missing encoding declaration"):
+            raise UncheckableFile("cannot decode as UTF-8") from None
+        if error.msg.startswith("encoding problem"):
+            raise UncheckableFile(
+                "cannot decode: a UTF-8 BOM and a coding cookie for another encoding"
+            ) from None
         raise UncheckableFile(f"cannot decode: {error.msg}") from None
     try:
         return data.decode(encoding)
@@ -690,6 +698,8 @@ def _syntax_error_reason(source: str, error: cst.ParserSyntaxError) -> str:
         return f"syntax error at line {python_error.lineno}: {python_error.msg}"
     except (RecursionError, MemoryError, ValueError):
         pass
+    else:  # valid Python (thousands of adjacent string literals): a limit of libcst's parser
+        return f"skipped: libcst cannot parse it (line {error.raw_line}: {error.message})"
     return f"syntax error at line {error.raw_line}: {error.message}"
 
 
@@ -732,10 +742,12 @@ class _Walker:
                 if statement.finalbody is not None:
                     self.walk(statements(statement.finalbody.body), scope, in_timeout)
             elif isinstance(statement, cst.If):
-                self.walk(statements(statement.body), scope, in_timeout)
-                if statement.orelse is not None:
-                    self.walk([statement.orelse] if isinstance(statement.orelse, cst.If)
-                              else statements(statement.orelse.body), scope, in_timeout)
+                branch: Union[cst.If, cst.Else, None] = statement
+                while isinstance(branch, cst.If):  # a loop: an elif chain can be thousands long
+                    self.walk(statements(branch.body), scope, in_timeout)
+                    branch = branch.orelse
+                if branch is not None:
+                    self.walk(statements(branch.body), scope, in_timeout)
             elif isinstance(statement, (cst.For, cst.While)):
                 self.walk(statements(statement.body), scope, in_timeout)
                 if statement.orelse is not None:

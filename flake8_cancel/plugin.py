@@ -101,8 +101,12 @@ class Plugin:
             # A project setting we cannot use must not silently turn the linter off.
             sys.stderr.write(f"flake8-cancel: {self.filename} not checked: {problem}\n")
             return
-        except Exception:  # never show flake8 users a traceback of ours
-            LOG.warning("flake8-cancel: internal error on %s", self.filename, exc_info=True)
+        except Exception as error:  # never show flake8 users a traceback of ours: one line
+            sys.stderr.write(
+                f"flake8-cancel: {self.filename} not checked: internal error: "
+                f"{type(error).__name__}: {error}\n"
+            )
+            LOG.debug("flake8-cancel: internal error on %s", self.filename, exc_info=True)
             return
         for finding in findings:
             yield finding.line, finding.column, finding.text, type(self)

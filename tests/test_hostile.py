@@ -462,3 +462,16 @@ def test_flake8_plugin_lints_what_flake8_read_after_the_file_is_gone(tmp_path):
     assert_no_traceback(done)
     assert not (tmp_path / "doomed.py").exists()
     assert findings_by_file(done.stdout) == {"doomed.py": {HANDLER_FINDING}}
+
+
+def test_a_long_elif_chain_is_walked_not_recursed(tmp_path):
+    # libcst nests each elif in the one before: a walk that recursed per branch gave up near 900.
+    branches = "".join(f"    elif x == {index}:\n        pass\n" for index in range(1, 1500))
+    (tmp_path / "elifs.py").write_text(
+        "import asyncio\n\n\nasync def f(x):\n    if x == 0:\n        pass\n" + branches
+        + "    else:\n        try:\n            await asyncio.sleep(1)\n"
+        "        except asyncio.CancelledError:\n            pass\n"
+    )
+    done = run_cli("elifs.py", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (1, "")
+    assert done.stdout.startswith(f"elifs.py:{6 + 2 * 1499 + 4}:9: CAN101 ")

@@ -57,3 +57,28 @@ def test_options_from_flake8_config(tmp_path):
     )
     done = subprocess.run([sys.executable, "-m", "flake8", "t.py"], capture_output=True, text=True, cwd=tmp_path)
     assert done.stdout.startswith("t.py:7:5: CAN101 ")
+
+
+def test_an_internal_error_is_one_line_on_stderr_never_a_traceback(tmp_path):
+    # A bug of ours must cost one file's findings, not the user's flake8 run or a traceback.
+    (tmp_path / "boom.py").write_text(
+        "import asyncio\n\nasync def f():\n    try:\n        await asyncio.sleep(1)\n"
+        "    except asyncio.CancelledError:\n        pass\n"
+    )
+    (tmp_path / "run.py").write_text(
+        "import sys\n"
+        "from flake8_cancel.engine import Engine\n"
+        "def broken(self, *args, **kwargs):\n"
+        "    raise KeyError('deliberate')\n"
+        "Engine.analyze = broken\n"
+        "from flake8.main.cli import main\n"
+        "sys.exit(main(['--isolated', '--select=CAN,E9', 'boom.py']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "run.py"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0
+    assert done.stdout == ""
+    assert done.stderr == (
+        "flake8-cancel: boom.py not checked: internal error: KeyError: 'deliberate'\n"
+    )
