@@ -9,10 +9,11 @@ Every way out of the handler is a :class:`PathEnd`: it falls off the end, return
 enclosing loop (``break``/``continue``), re-raises the caught exception (bare ``raise``,
 ``raise <bound name>``, a call that never returns), raises a new ``CancelledError``, or raises
 something else. It is exact over ``if``/``elif``/``else``, ``match``, nested ``try`` (a raise that
-an inner handler certainly catches does not leave; a ``finally`` that cannot complete replaces
-every path through its ``try``), loops (``while True`` without ``break`` never falls through; other
-loops may run zero times) and ``with`` (which suppresses only when it is ``contextlib.suppress`` or
-a configured suppressor).
+an inner handler certainly catches does not leave; any statement of a ``try`` may raise, so its
+handlers and its ``finally`` can start from any state seen there; a ``finally`` that cannot
+complete replaces every path through its ``try``), loops (``while True`` without ``break`` never
+falls through; other loops may run zero times) and ``with`` (which suppresses only when it is
+``contextlib.suppress`` or a configured suppressor).
 """
 
 from __future__ import annotations
@@ -347,10 +348,11 @@ class _Analyzer:
         result.continues = body.continues
         handled = self.named_types(handler.type for handler in node.handlers)
         result.ends = {end for end in body.ends if not _certainly_caught(end, catches, handled)}
-        for handler, catch in zip(node.handlers, catches):
+        for index, handler in enumerate(node.handlers):
             inner = dict(meanings)
             # A bare raise in an inner handler re-raises the inner exception, not ours.
-            inner_raise = Exit.RERAISE if catch.catches_cancellation else Exit.RAISE_OTHER
+            reraised = receives_cancellation(catches, index)
+            inner_raise = Exit.RERAISE if reraised else Exit.RAISE_OTHER
             inner[None] = inner_raise
             if handler.name is not None and isinstance(handler.name.name, cst.Name):
                 inner[handler.name.name.value] = inner_raise
@@ -362,16 +364,26 @@ class _Analyzer:
 
         if node.finalbody is None:
             return result
-        return self.finally_(statements(node.finalbody.body), result, loops, meanings)
+        # An exception from any statement of the try can reach the finally block, in any state
+        # seen there: before an `uncancel()` that the paths completing the try all call.
+        raising = handler_entry | result.reached_states()
+        return self.finally_(statements(node.finalbody.body), result, raising, loops, meanings)
 
     def finally_(
-        self, block: Sequence[Statement], through: _Flow, loops: int, meanings: RaiseMeanings
+        self,
+        block: Sequence[Statement],
+        through: _Flow,
+        raising: Set[bool],
+        loops: int,
+        meanings: RaiseMeanings,
     ) -> _Flow:
         """Every path through the try runs the finally block, which may change its state (an
-        ``uncancel()``, a ``cancelling()`` guard) or end it (a raise, a return)."""
+        ``uncancel()``, a ``cancelling()`` guard) or end it (a raise, a return). So does an
+        exception raised in one of the ``raising`` states: a finally block that does not complete
+        ends its path, one that completes lets it propagate (no way out of the handler)."""
         result = _Flow()
         after: Dict[bool, Set[bool]] = {}
-        for state in through.reached_states():
+        for state in through.reached_states() | raising:
             final = self.block(block, {state}, loops, meanings)
             result.ends |= final.ends
             result.breaks |= final.breaks
@@ -414,6 +426,15 @@ class _Analyzer:
                 if name is not None:
                     names.add(name)
         return names
+
+
+def receives_cancellation(catches: Sequence[Catch], index: int) -> bool:
+    """Can a cancellation reach clause ``index`` of a ``try`` whose clauses catch ``catches``? It
+    must catch one, and no earlier clause may: after ``except CancelledError:``, a bare
+    ``except:`` only ever sees other exceptions, so its bare ``raise`` re-raises one of those."""
+    return catches[index].catches_cancellation and not any(
+        earlier.catches_cancellation for earlier in catches[:index]
+    )
 
 
 def _is_builtin_exception_class(vocabulary: Vocabulary, node: cst.BaseExpression) -> bool:

@@ -786,3 +786,18 @@ def test_isinstance_of_an_exception_class_is_not_the_cancellation(body, expected
 )
 def test_raising_an_alias_of_the_caught_exception_re_raises_it(body, expected):
     assert ends(body) == expected
+
+
+# -- found by the property tests (test_properties.py) ---------------------------------------------
+def test_a_finally_that_returns_ends_the_paths_that_raise_before_an_uncancel():
+    # `log()` may raise before `uncancel()` runs; the finally's return then ends that path,
+    # which never called uncancel().
+    body = "try:\n    log()\n    task.uncancel()\nfinally:\n    return"
+    assert ends(body) == {(RETURN, False), (RETURN, True)}
+
+
+@pytest.mark.parametrize("clause", ["except:", "except BaseException:"])
+def test_a_clause_after_a_cancelled_clause_never_re_raises_the_cancellation(clause):
+    # The earlier clause catches every cancellation: the later one re-raises something else.
+    body = f"try:\n    log()\nexcept asyncio.CancelledError:\n    log()\n{clause}\n    raise"
+    assert exits(body) == {FALLTHROUGH, OTHER}

@@ -3,7 +3,7 @@ from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
 import libcst as cst
 
 from flake8_cancel.engine import HandlerSite
-from flake8_cancel.flow import Exit
+from flake8_cancel.flow import Exit, receives_cancellation
 from flake8_cancel.registry import Rule, register
 from flake8_cancel.names import Vocabulary, last_names
 from flake8_cancel.syntax import (
@@ -193,10 +193,14 @@ class CancellationConverted(Rule):
 
 def _replaces_cancellation(raised: RaiseSite, vocabulary: Vocabulary) -> bool:
     """A raise in an inner clause replaces what that clause caught: the cancellation only when
-    the clause catches it and its own ``try`` body cannot be cancelled on its own (then it
-    caught ours, re-raised there). A clause that can is judged as a handler of its own."""
+    the clause catches it (no earlier clause of its ``try`` does) and its own ``try`` body cannot
+    be cancelled on its own (then it caught ours, re-raised there). A clause that can is judged
+    as a handler of its own."""
     if raised.inner_clause is None or raised.inner_try is None:
         return True
-    return vocabulary.catch_of(
-        raised.inner_clause.type
-    ).catches_cancellation and not has_cancellation_point(raised.inner_try.body)
+    clauses = raised.inner_try.handlers
+    index = next(i for i, clause in enumerate(clauses) if clause is raised.inner_clause)
+    catches = [vocabulary.catch_of(clause.type) for clause in clauses]
+    return receives_cancellation(catches, index) and not has_cancellation_point(
+        raised.inner_try.body
+    )
