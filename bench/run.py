@@ -14,8 +14,9 @@ then runs, alternating, several times each:
    minutes on the large one), beside a baseline run on the same files.
 
 It prints and writes to bench/RESULTS.md the medians of wall and CPU seconds, files per second,
-peak memory (the largest process of the run), and each command's ratio to the baseline. This is
-a measurement, not a test: nothing here passes or fails.
+peak memory (the largest process of the run), and each command's ratio to the baseline run of
+the same round (the median over the rounds, and their range). This is a measurement, not a
+test: nothing here passes or fails.
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ def measure(argv: Sequence[str]) -> Measurement:
     return Measurement(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
+def paired_ratios(runs: List[Measurement], baseline: List[Measurement], field: str) -> List[float]:
+    """Each run's ratio to the baseline run of the same round."""
+    return [getattr(run, field) / getattr(base, field) for run, base in zip(runs, baseline)]
+
+
 def count_files(folder: Path) -> int:
     return sum(1 for _ in folder.rglob("*.py"))
 
@@ -162,7 +168,10 @@ def main() -> int:
 
     runs: Dict[str, List[Measurement]] = {command.label: [] for command in commands}
     for round_number in range(options.runs):
-        for command in commands:  # alternate, so that drift hits every command alike
+        # Alternate, so that drift hits every command alike; every other round backwards, so
+        # that no command always runs first (or right after another one).
+        ordered = commands if round_number % 2 == 0 else commands[::-1]
+        for command in ordered:
             runs[command.label].append(measure(command.argv))
             print(f"run {round_number + 1}/{options.runs}: {command.label}: "
                   f"{runs[command.label][-1].wall:.2f}s", file=sys.stderr)
@@ -176,17 +185,19 @@ def main() -> int:
         for label, values in runs.items()
     }
     lines = [
-        "| command | files | wall s | CPU s | files/s | peak RSS MB | wall ratio | CPU ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| command | files | wall s | CPU s | files/s | peak RSS MB | wall ratio | CPU ratio | CPU ratio range |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for command in commands:
         result = medians[command.label]
-        base = medians[command.baseline]
+        wall_ratios = paired_ratios(runs[command.label], runs[command.baseline], "wall")
+        cpu_ratios = paired_ratios(runs[command.label], runs[command.baseline], "cpu")
         files = count_files(Path(command.corpus))
         lines.append(
             f"| {command.label} | {files} | {result.wall:.2f} | {result.cpu:.2f} | "
             f"{files / result.wall:.0f} | {result.peak_rss_mb:.0f} | "
-            f"{result.wall / base.wall:.3f} | {result.cpu / base.cpu:.3f} |"
+            f"{statistics.median(wall_ratios):.3f} | {statistics.median(cpu_ratios):.3f} | "
+            f"{min(cpu_ratios):.3f}–{max(cpu_ratios):.3f} |"
         )
     table = "\n".join(lines)
     print(table)
@@ -195,7 +206,11 @@ def main() -> int:
         f"Machine: {machine()}.\n\n"
         f"Command: `python bench/run.py --runs {options.runs} --corpus {options.corpus}`; medians of "
         f"{options.runs} alternating runs (peak RSS: the largest over the runs). Ratios are to flake8 "
-        "alone (`--select=E9`, without the plugin) on the same files.\n\n"
+        "alone (`--select=E9`, without the plugin) on the same files, taken round by round (each "
+        "run against the baseline run of its own round, which ran next to it) and then the median: "
+        "this machine's speed drifts by more than the plugin costs, so the ratios of medians "
+        "taken minutes apart would measure the drift. The range is the lowest and highest of "
+        "those per-round CPU ratios.\n\n"
         f"{table}\n"
     )
     print(f"written to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
