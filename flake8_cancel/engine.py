@@ -506,9 +506,11 @@ class Engine:
         target_version = self.target_version_if_admitted(source, path)
         if target_version is None:
             return []
-        if python_tree is None:
-            with stats.timing("screen"):
+        with stats.timing("screen"):
+            if python_tree is None:
                 python_tree = screen_with_python(source)
+            else:
+                refuse_deep_nesting(python_tree)
         with stats.timing("parse"):
             module = parse(source)
         stats.counts["parsed"] += 1
@@ -663,12 +665,13 @@ def screen_with_python(source: str) -> Optional[ast.AST]:
 
     libcst crashes the process (a segfault, not an exception) on a few thousand nested brackets,
     unary operators or lambdas, and takes minutes on huge expression chains. CPython's C parser
-    rejects all of these quickly, so it screens every file before libcst sees it. A plain syntax
-    error is left to libcst: it may be newer syntax that libcst knows and this Python does not.
-    Returns CPython's tree, or None for such a syntax error.
+    rejects most of these quickly, so it screens every file before libcst sees it; what it
+    accepts is measured by ``refuse_deep_nesting``. A plain syntax error is left to libcst: it
+    may be newer syntax that libcst knows and this Python does not. Returns CPython's tree, or
+    None for such a syntax error.
     """
     try:
-        return ast.parse(source)
+        tree = ast.parse(source)
     except (RecursionError, MemoryError):
         raise UncheckableFile("skipped: too deeply nested") from None
     except SyntaxError as error:
@@ -678,7 +681,31 @@ def screen_with_python(source: str) -> Optional[ast.AST]:
             raise UncheckableFile("contains a NUL byte") from None
     except ValueError:  # Python < 3.12 reports a NUL byte this way
         raise UncheckableFile("contains a NUL byte") from None
+    else:
+        refuse_deep_nesting(tree)
+        return tree
     return None
+
+
+# Deeper than any real code (homeassistant's deepest file: 16), far below what libcst survives.
+MAX_NESTING = 1000
+
+
+def refuse_deep_nesting(tree: ast.AST) -> None:
+    """Refuse an expression nested deeper than MAX_NESTING. Python 3.9 and 3.10 (and 3.13, up to
+    a few thousand) accept chains such as ``a.b.b.b...`` or ``1 + 1 + ...`` that libcst parses
+    in quadratic time, or crashes on. Statements start the count afresh: their nesting is
+    bounded by Python's, and a long elif chain is no trouble to libcst."""
+    children = ast.iter_child_nodes
+    statement = ast.stmt
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise UncheckableFile("skipped: too deeply nested")
+        stack.extend(
+            (child, 1 if isinstance(child, statement) else depth + 1) for child in children(node)
+        )
 
 
 def parse(source: str) -> cst.Module:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,26 @@ def test_diff_keeps_a_form_feed_inside_its_line(tmp_path):
     # Line 6 is `try:` when the form feed's line counts once, as Python and patch count it.
     assert "@@ -6,4 +6,4 @@\n     try:\n" in done.stdout
     assert "-        pass\n+        raise\n" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("attribute_chain.py", HANDLER + "y = a" + ".b" * 1500 + "\n"),
+        ("sum_chain.py", HANDLER + "y = 1" + " + 1" * 1500 + "\n"),
+    ],
+)
+def test_chains_python_accepts_but_libcst_parses_in_quadratic_time_are_skipped(tmp_path, name, text):
+    # Every Python parses these (3.9 and 3.10 even 50,000 long, which crashes libcst): the
+    # tree's depth is measured before libcst sees the file, by the CLI and by the plugin.
+    (tmp_path / name).write_text(text)
+    (tmp_path / "ok.py").write_text(HANDLER)
+    done = run(name, "ok.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"{name}: error: skipped: too deeply nested" in done.stderr
+    assert "ok.py:4:5: CAN103" in done.stdout
+    # flake8 itself stops at these (pyflakes' recursion), so the plugin is driven directly.
+    from flake8_cancel.plugin import Plugin
+
+    tree = ast.parse(text)
+    assert list(Plugin(tree, text.splitlines(keepends=True), name).run()) == []

@@ -194,6 +194,10 @@ CASES: Dict[str, Case] = {
 class Runs(NamedTuple):
     cli: subprocess.CompletedProcess
     flake8: subprocess.CompletedProcess
+    flake8_on_nul: subprocess.CompletedProcess  # alone: flake8 itself crashes on it on some Pythons
+
+
+NUL = "nul_byte.py"
 
 
 @pytest.fixture(scope="module")
@@ -203,11 +207,14 @@ def runs(tmp_path_factory) -> Runs:
         (folder / name).write_bytes(case.data)
     # Both tools at once: the two cores are the budget.
     command = [sys.executable, "-m"]
+    others = [f"./{name}" for name in CASES if name != NUL]
     processes = [
         subprocess.Popen(command + ["flake8_cancel", "."], cwd=folder, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE),
-        subprocess.Popen(command + ["flake8", "--isolated", "--select=CAN,E9", "."], cwd=folder,
-                         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        subprocess.Popen(command + ["flake8", "--isolated", "--select=CAN,E9", *others],
+                         cwd=folder, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        subprocess.Popen(command + ["flake8", "--isolated", "--select=CAN,E9", f"./{NUL}"],
+                         cwd=folder, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
     ]
     done = []
     for process in processes:
@@ -236,7 +243,7 @@ def test_cli_prints_one_line_per_bad_file_and_exits_2(runs):
     assert runs.cli.returncode == 2
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", [name for name in CASES if name != NUL])
 def test_flake8_reports_the_findings_or_only_its_own_e999(runs, name):
     case = CASES[name]
     got = findings_by_file(runs.flake8.stdout).get(f"./{name}", set())
@@ -250,6 +257,19 @@ def test_flake8_shows_no_traceback_and_no_plugin_error(runs):
     assert_no_traceback(runs.flake8)
     assert runs.flake8.stderr == ""
     assert runs.flake8.returncode == 1
+
+
+def test_flake8_on_a_nul_byte_reports_e999_or_crashes_before_any_plugin(runs):
+    # CPython 3.13.0's tokenizer raises SystemError on a NUL byte while flake8 builds its own
+    # error report: flake8 crashes there by itself, before any plugin is called.
+    done = runs.flake8_on_nul
+    if "Traceback" in done.stderr:
+        assert "flake8_cancel" not in done.stderr
+        assert "flake8/processor.py" in done.stderr
+        assert sys.version_info >= (3, 12)
+    else:
+        assert done.stderr == ""
+        assert [code for _, _, code in findings_by_file(done.stdout)[f"./{NUL}"]] == ["E999"]
 
 
 # -- fixing keeps the bytes it does not edit ------------------------------------------------------
