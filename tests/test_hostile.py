@@ -260,13 +260,12 @@ def test_flake8_shows_no_traceback_and_no_plugin_error(runs):
 
 
 def test_flake8_on_a_nul_byte_reports_e999_or_crashes_before_any_plugin(runs):
-    # CPython 3.13.0's tokenizer raises SystemError on a NUL byte while flake8 builds its own
-    # error report: flake8 crashes there by itself, before any plugin is called.
+    # On some Pythons (3.9's ValueError, 3.13.0's SystemError from its tokenizer) flake8 crashes
+    # by itself on a NUL byte, while building its tree, before any plugin is called.
     done = runs.flake8_on_nul
     if "Traceback" in done.stderr:
         assert "flake8_cancel" not in done.stderr
         assert "flake8/processor.py" in done.stderr
-        assert sys.version_info >= (3, 12)
     else:
         assert done.stderr == ""
         assert [code for _, _, code in findings_by_file(done.stdout)[f"./{NUL}"]] == ["E999"]
