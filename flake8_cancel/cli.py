@@ -22,7 +22,8 @@ from flake8_cancel import __version__
 from flake8_cancel.config import Overrides, RunConfig, config_for, group_by_config
 from flake8_cancel.engine import Engine, Statistics, UncheckableFile, decode_source
 from flake8_cancel.fixes import FileChanged, fix_availability, fix_bytes, write_atomically
-from flake8_cancel.noqa import file_is_exempt, is_silenced, physical_lines
+from flake8_cancel.noqa import file_is_exempt, is_silenced
+from flake8_cancel.syntax import physical_lines
 from flake8_cancel.registry import all_rules, rule_for
 from flake8_cancel.reporting import FORMATS, Reported, render, rules_listing
 from flake8_cancel.settings import ConfigurationError, parse_name_list, parse_target_version

@@ -615,14 +615,15 @@ class Gate:
                 compiled.setdefault(part, re.compile(part)) for part in alternatives(pattern)
             )
 
-        self.any_of: List[Pattern[str]] = []
+        any_of: List[Pattern[str]] = []
         self.all_of: List[Tuple[Tuple[Pattern[str], ...], ...]] = []
         for rule in rules:
             pattern = type(rule).gate_pattern(settings)
             if isinstance(pattern, str):
-                self.any_of.extend(p for p in search_for(pattern) if p not in self.any_of)
+                any_of.extend(search_for(pattern))
             else:
                 self.all_of.append(tuple(search_for(part) for part in pattern))
+        self.any_of = list(dict.fromkeys(any_of))  # one search for what several rules share
 
     def search(self, source: str) -> bool:
         if any(pattern.search(source) for pattern in self.any_of):

@@ -33,7 +33,8 @@ from flake8_cancel.engine import (
 )
 from flake8_cancel.flow import Exit
 from flake8_cancel.names import Bindings
-from flake8_cancel.noqa import file_is_exempt, is_silenced, physical_lines
+from flake8_cancel.noqa import file_is_exempt, is_silenced
+from flake8_cancel.syntax import physical_lines
 from flake8_cancel.registry import Finding
 
 MAX_ROUNDS = 8

@@ -6,22 +6,13 @@ import re
 from typing import Iterable, List, Sequence, TypeVar
 
 from flake8_cancel.registry import Finding
+from flake8_cancel.syntax import physical_lines
 
 # flake8's own inline syntax: `# noqa`, `# noqa: CAN101`, `# noqa:CAN101,CAN102`.
 NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I)
 FILE_NOQA = re.compile(r"#\s*flake8[:=]\s*noqa\s*$", re.I | re.M)
 
 T = TypeVar("T")
-
-# Python ends a line at \r\n, \r or \n only; str.splitlines also splits at a form feed, \x1c
-# or \u2028, which would put a `# noqa` on the wrong line.
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
-def physical_lines(source: str, keepends: bool = False) -> List[str]:
-    """The lines of a module as Python counts them (line N is ``[N - 1]``)."""
-    lines = _LINE.findall(source)
-    return lines if keepends else [line.rstrip("\r\n") for line in lines]
 
 
 def file_is_exempt(source: str) -> bool:

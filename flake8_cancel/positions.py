@@ -15,34 +15,29 @@ disagree on a node's type) falls back to PositionProvider, so a position is neve
 from __future__ import annotations
 
 import ast
-import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
+
+from flake8_cancel.syntax import physical_lines, small_statements, statements
 
 Position = Tuple[int, int]  # line (from 1), column (from 0, in characters)
 
 STATEMENT, HANDLER, WITH_ITEM = "statement", "handler", "with item"
 
 # The ast type a reported libcst statement must meet at its rank: a check that the two walks
-# really are in step (a libcst statement without an entry here is never reported).
+# really are in step (the rules report no other statement).
 _AST_TYPE_OF: Dict[Type[cst.CSTNode], Type[ast.AST]] = {
     cst.Raise: ast.Raise,
     cst.Return: ast.Return,
     cst.Break: ast.Break,
     cst.Continue: ast.Continue,
-    cst.Try: ast.Try,
-    cst.With: ast.With,
-    cst.Expr: ast.Expr,
 }
-if hasattr(cst, "TryStar") and hasattr(ast, "TryStar"):
-    _AST_TYPE_OF[cst.TryStar] = ast.TryStar
 
 _TRY = (cst.Try, cst.TryStar) if hasattr(cst, "TryStar") else (cst.Try,)
 _AST_TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
 _AST_MATCH = (ast.Match,) if hasattr(ast, "Match") else ()
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def positions(
@@ -104,7 +99,7 @@ def _from_python_tree(
             python_node = python_node.context_expr
         line, byte_column = python_node.lineno, python_node.col_offset  # type: ignore[attr-defined]
         if lines is None:
-            lines = _NEWLINE.split(source)
+            lines = physical_lines(source)
         if not 0 < line <= len(lines):
             return None
         text = lines[line - 1]
@@ -132,8 +127,8 @@ def _cst_order(module: cst.Module) -> Iterator[Tuple[str, cst.CSTNode]]:
         node = next(stack[-1], None)
         if node is None:
             stack.pop()
-        elif isinstance(node, cst.SimpleStatementLine):
-            for small in node.body:
+        elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in small_statements(node):
                 yield STATEMENT, small
         elif isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)):
             yield HANDLER, node
@@ -145,13 +140,13 @@ def _cst_order(module: cst.Module) -> Iterator[Tuple[str, cst.CSTNode]]:
             stack.append(iter(_cst_parts(node)))
 
 
-def _statements_of(suite: Optional[cst.CSTNode]) -> Sequence[cst.CSTNode]:
-    """The statements of a block (``a; b`` after a colon: each small statement)."""
-    if suite is None:
+def _statements_of(block: Optional[cst.CSTNode]) -> Sequence[cst.CSTNode]:
+    """The statements of a block, or of an ``else:`` or ``finally:`` one; none for no block."""
+    if block is None:
         return ()
-    if isinstance(suite, (cst.Else, cst.Finally)):
-        suite = suite.body
-    return suite.body  # type: ignore[attr-defined]
+    if isinstance(block, (cst.Else, cst.Finally)):
+        block = block.body
+    return statements(block)  # type: ignore[arg-type]
 
 
 def _cst_parts(statement: cst.CSTNode) -> List[cst.CSTNode]:

@@ -1,4 +1,4 @@
-"""Small helpers over libcst trees, shared by the analyses.
+"""Small helpers over libcst trees (and the lines of a source text), shared by the analyses.
 
 ``descendants`` walks dataclass fields directly instead of ``CSTNode.children`` (which runs a
 visitor per node); it is only used on the small subtrees the rules inspect, never a whole module.
@@ -7,6 +7,7 @@ visitor per node); it is only used on the small subtrees the rules inspect, neve
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, Union
 
 import libcst as cst
@@ -20,6 +21,17 @@ NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _CHILD_FIELDS: Dict[Type[cst.CSTNode], Tuple[str, ...]] = {}
 # Whitespace, comments and tokens never hold an expression the rules look for.
 _SKIPPED_FIELD_PREFIXES = ("whitespace", "leading_lines", "lines_after", "lpar", "rpar", "comma")
+
+
+# Python ends a line at \r\n, \r or \n only; str.splitlines also splits at a form feed, \x1c
+# or \u2028, which would put a `# noqa` on the wrong line.
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def physical_lines(source: str, keepends: bool = False) -> List[str]:
+    """The lines of a module as Python counts them (line N is ``[N - 1]``)."""
+    lines = _PHYSICAL_LINE.findall(source)
+    return lines if keepends else [line.rstrip("\r\n") for line in lines]
 
 
 def dotted_name(node: cst.CSTNode) -> Optional[str]:
