@@ -20,13 +20,15 @@ from typing import Counter, Dict, Iterable, Iterator, List, NamedTuple, Optional
 
 from flake8_cancel import __version__
 from flake8_cancel.config import Overrides, RunConfig, config_for, group_by_config
-from flake8_cancel.engine import Engine, Statistics, UncheckableFile, decode_source
-from flake8_cancel.fixes import FileChanged, fix_availability, fix_bytes, write_atomically
+from flake8_cancel.engine import Engine, Statistics
+from flake8_cancel.fixer import FileChanged, fix_availability, fix_bytes, write_atomically
 from flake8_cancel.noqa import file_is_exempt, is_silenced
-from flake8_cancel.syntax import physical_lines
-from flake8_cancel.registry import all_rules, rule_for
 from flake8_cancel.reporting import FORMATS, Reported, render, rules_listing
+from flake8_cancel.rules import all_rules, rule_for
+from flake8_cancel.selection import enabled_rules
 from flake8_cancel.settings import ConfigurationError, parse_name_list, parse_target_version
+from flake8_cancel.source import UncheckableFile, decode_source
+from flake8_cancel.syntax import physical_lines
 
 SKIPPED_DIRECTORIES = frozenset(
     {".git", ".hg", ".svn", ".tox", ".nox", "__pycache__", "build", "dist", "node_modules",
@@ -196,8 +198,6 @@ def _overrides(options: argparse.Namespace) -> Overrides:
         names=names,
     )
     # Check the codes now, so that a typo is a usage error even before any file is read.
-    from flake8_cancel.selection import enabled_rules
-
     enabled_rules(
         select=overrides.select, ignore=overrides.ignore or (),
         extend_select=overrides.extend_select or (),
@@ -226,7 +226,7 @@ def _explain(code: str) -> int:
         print(f"flake8-cancel: unknown rule {code!r}; known rules: {known}", file=sys.stderr)
         return 2
     default = "on" if rule.default_enabled else "off"
-    print(f"{rule.code} ({rule.slug}), {default} by default, fix: {rule.fix}\n")
+    print(f"{rule.code} ({rule.slug}), {default} by default, fix: {rule.fix_safety.value}\n")
     print(rule.doc())
     return 0
 
@@ -384,7 +384,7 @@ def _check_data(
             Reported(path, issue.finding, fix_availability(issue))
             for issue in engine.analyze(source, path=path_for_project)
             if not is_silenced(issue.finding, lines)
-            and not issue.finding.code.startswith(ignored or ("\0",))
+            and not (ignored and issue.finding.code.startswith(ignored))
         ]
         return FileResult(path, reported)
     except (UncheckableFile, ConfigurationError, FileChanged) as problem:

@@ -13,9 +13,10 @@ import argparse
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
 
-from flake8_cancel.engine import Engine, UncheckableFile
-from flake8_cancel.fixes import fix_bytes
+from flake8_cancel.engine import Engine
+from flake8_cancel.fixer import fix_bytes
 from flake8_cancel.settings import ConfigurationError
+from flake8_cancel.source import UncheckableFile
 
 
 class FixCancellation(CodemodCommand):

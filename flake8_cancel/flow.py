@@ -26,7 +26,9 @@ import libcst as cst
 
 from flake8_cancel.names import Catch, Vocabulary
 from flake8_cancel.syntax import (
+    Handler,
     Statement,
+    bound_name,
     calls_method,
     dotted_name,
     small_statements,
@@ -48,8 +50,6 @@ class Exit(enum.Enum):
 SWALLOWING_EXITS = frozenset({Exit.FALLTHROUGH, Exit.RETURN, Exit.BREAK, Exit.CONTINUE})
 PROPAGATING_EXITS = frozenset({Exit.RERAISE, Exit.NEVER_RETURNS, Exit.RAISE_NEW_CANCELLED})
 RAISING_EXITS = PROPAGATING_EXITS | {Exit.RAISE_OTHER}
-
-Handler = Union[cst.ExceptHandler, cst.ExceptStarHandler]
 
 
 class PathEnd:
@@ -131,9 +131,9 @@ RaiseMeanings = Dict[Optional[str], Exit]
 
 def analyze_handler(handler: Handler, vocabulary: Vocabulary) -> HandlerPaths:
     meanings: RaiseMeanings = {None: Exit.RERAISE}
-    if handler.name is not None and isinstance(handler.name.name, cst.Name):
-        meanings[handler.name.name.value] = Exit.RERAISE
-    bound = handler.name.name.value if handler.name is not None and isinstance(handler.name.name, cst.Name) else None
+    bound = bound_name(handler)
+    if bound is not None:
+        meanings[bound] = Exit.RERAISE
     flow = _Analyzer(vocabulary, bound).block(statements(handler.body), {False}, 0, meanings)
     ends = set(flow.ends)
     ends.update(PathEnd(Exit.FALLTHROUGH, state, None) for state in flow.fall)
@@ -354,8 +354,9 @@ class _Analyzer:
             reraised = receives_cancellation(catches, index)
             inner_raise = Exit.RERAISE if reraised else Exit.RAISE_OTHER
             inner[None] = inner_raise
-            if handler.name is not None and isinstance(handler.name.name, cst.Name):
-                inner[handler.name.name.value] = inner_raise
+            inner_bound = bound_name(handler)
+            if inner_bound is not None:
+                inner[inner_bound] = inner_raise
             result.merge(self.block(statements(handler.body), handler_entry, loops, inner))
         if node.orelse is not None:
             result.merge(self.block(statements(node.orelse.body), body.fall, loops, meanings))

@@ -13,7 +13,14 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
 
 import libcst as cst
 
-from flake8_cancel.syntax import Statement, dotted_name, small_statements, statements
+from flake8_cancel.syntax import (
+    BlockKind,
+    Statement,
+    blocks,
+    dotted_name,
+    small_statements,
+    statements,
+)
 
 QualifiedNames = FrozenSet[str]
 NOTHING: QualifiedNames = frozenset()
@@ -228,19 +235,15 @@ def _collect_block(block: Sequence[Statement], bindings: Bindings, fallback: boo
     for statement in block:
         if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             record_simple_statement(statement, bindings, fallback)
-        elif isinstance(statement, (cst.Try, cst.TryStar)):
-            _collect_block(statements(statement.body), bindings, fallback)
-            for handler in statement.handlers:
-                _collect_block(statements(handler.body), bindings, fallback=True)
-            if statement.orelse is not None:
-                _collect_block(statements(statement.orelse.body), bindings, fallback)
-        elif isinstance(statement, cst.If):
-            _collect_block(statements(statement.body), bindings, fallback)
-            branch = statement.orelse
-            # The second branch of a version check is an alternative, not a replacement.
-            while branch is not None:
-                _collect_block(statements(branch.body), bindings, fallback=True)
-                branch = branch.orelse if isinstance(branch, cst.If) else None
+        elif isinstance(statement, (cst.Try, cst.TryStar, cst.If)):
+            # Imports guarded by a try or a version check. What a handler or a later branch
+            # imports is an alternative (`except ImportError: from backport import X`), not a
+            # replacement of what the first branch imported.
+            for block_kind, suite, _ in blocks(statement):
+                if block_kind is BlockKind.FINALLY:
+                    continue
+                alternative = block_kind in (BlockKind.HANDLER, BlockKind.ALTERNATIVE)
+                _collect_block(statements(suite), bindings, fallback or alternative)
 
 
 def record_simple_statement(

@@ -13,9 +13,10 @@ import sys
 from typing import Any, ClassVar, Iterator, List, Sequence, Tuple, Type
 
 from flake8_cancel import __version__
-from flake8_cancel.engine import Engine, UncheckableFile
-from flake8_cancel.registry import all_rules
+from flake8_cancel.engine import Engine
+from flake8_cancel.rules import all_rules
 from flake8_cancel.settings import ConfigurationError, Settings, parse_name_list, parse_target_version
+from flake8_cancel.source import UncheckableFile
 
 LOG = logging.getLogger(__name__)
 

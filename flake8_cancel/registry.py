@@ -1,17 +1,17 @@
-"""Rules, their codes, defaults and docs: the single source for flake8, the CLI and the README.
+"""The rule contract: the Rule base class, its codes, defaults, fix safety and doc headings.
 
 A rule is a small class in ``flake8_cancel/rules/``: its docstring is its documentation (ruff's
-headings), its class attributes say what it is, and its ``check_*`` hooks say when it fires. The
-engine calls each hook from one traversal; a rule never sees flake8 or the command line.
+headings), its class attributes say what it is, and its ``report_*`` hooks say when it fires. The
+engine calls each hook on the sites of one traversal; a rule never sees flake8 or the command
+line. ``flake8_cancel.rules.all_rules()`` lists the registered rules.
 """
 
 from __future__ import annotations
 
+import enum
 import inspect
 import re
 from typing import (
-    TYPE_CHECKING,
-    Any,
     ClassVar,
     Dict,
     Iterable,
@@ -21,15 +21,14 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
-    Union,
 )
 
 import libcst as cst
 
-if TYPE_CHECKING:
-    from flake8_cancel.engine import HandlerSite, TrySite, WithSite
-    from flake8_cancel.fixes import Fix
-    from flake8_cancel.settings import Settings
+from flake8_cancel.edits import Fix
+from flake8_cancel.gate import GatePattern
+from flake8_cancel.settings import Settings
+from flake8_cancel.sites import HandlerSite, Site, TrySite, WithSite
 
 DOC_HEADINGS = (
     "What it does",
@@ -37,8 +36,23 @@ DOC_HEADINGS = (
     "Example",
     "Use instead",
     "Fix safety",
+    "Not reported",
     "Known problems",
 )
+
+
+class FixSafety(enum.Enum):
+    """What ``--fix`` can do for a rule's findings (its value is the label users see)."""
+
+    NONE = "none"  # no fix
+    SAFE = "safe"  # every finding has a safe fix
+    SOMETIMES = "sometimes"  # some findings have a safe fix; the rule's doc says which
+    UNSAFE = "unsafe"  # some findings have a fix that needs --unsafe-fixes; the others none
+
+    @property
+    def is_safe(self) -> bool:
+        """Applied by a plain ``--fix``, where the rule builds one."""
+        return self in (FixSafety.SAFE, FixSafety.SOMETIMES)
 
 
 class Finding(NamedTuple):
@@ -58,16 +72,14 @@ class Rule:
     slug: ClassVar[str]
     message: ClassVar[str]
     default_enabled: ClassVar[bool] = True
-    # How safe this rule's fix is: "safe", "unsafe" (needs --unsafe-fixes), "sometimes" (safe,
-    # in the cases the doc names) or "none".
-    fix: ClassVar[str] = "none"
+    fix_safety: ClassVar[FixSafety] = FixSafety.NONE
     # A regular expression for what the finding's column points at: the ``except`` keyword,
     # ``raise``, ``return|break|continue``... (the fixture tests check every finding against it).
     anchor: ClassVar[str] = "except"
     # The cheap gate: a regular expression that any file able to break this rule must match, or
     # a tuple of them that must all match (each a plain search: no lookahead over the file).
-    gate: ClassVar[Union[str, Tuple[str, ...]]]
-    # The rule asks which functions run under a deadline (timing.py): the traversal then also
+    gate: ClassVar[GatePattern]
+    # The rule asks which functions run under a deadline (deadlines.py): the traversal then also
     # indexes the module's awaits, in files that pass this rule's gate.
     needs_call_index: ClassVar[bool] = False
 
@@ -76,33 +88,34 @@ class Rule:
         return inspect.cleandoc(cls.__doc__ or "")
 
     @classmethod
-    def gate_pattern(cls, settings: "Settings") -> Union[str, Tuple[str, ...]]:
+    def gate_pattern(cls, settings: Settings) -> GatePattern:
         return cls.gate
 
     @classmethod
     def applies_to(cls, target_version: Tuple[int, int]) -> bool:
-        """Can this rule fire in code for this Python version? (Its gate is then left out.)"""
+        """Can this rule fire in code for this Python version? The engine runs it only where it
+        can (and leaves its gate out elsewhere)."""
         return True
 
     # -- hooks: the engine calls the ones a rule overrides, from its one traversal ---------------
-    def check_handler(self, site: "HandlerSite") -> bool:
+    def check_handler(self, site: HandlerSite) -> bool:
         """Is this ``except`` clause a finding of this rule (reported at ``except``)?"""
         return False
 
-    def report_handler(self, site: "HandlerSite") -> Iterable[cst.CSTNode]:
+    def report_handler(self, site: HandlerSite) -> Iterable[cst.CSTNode]:
         """The nodes to report for this ``except`` clause: by default the clause itself when
         ``check_handler`` says so; a rule that reports inside the clause overrides this."""
         return (site.node,) if self.check_handler(site) else ()
 
-    def report_try(self, site: "TrySite") -> Iterable[cst.CSTNode]:
+    def report_try(self, site: TrySite) -> Iterable[cst.CSTNode]:
         """The nodes to report for this ``try`` statement (its ``finally``, say)."""
         return ()
 
-    def report_with(self, site: "WithSite") -> Iterable[cst.CSTNode]:
+    def report_with(self, site: WithSite) -> Iterable[cst.CSTNode]:
         """The nodes to report for this ``with`` statement (an item, say)."""
         return ()
 
-    def build_fix(self, site: Any, node: cst.CSTNode) -> Optional["Fix"]:
+    def build_fix(self, site: Site, node: cst.CSTNode) -> Optional[Fix]:
         """The fix for the finding at ``node`` of ``site``, or None where this rule cannot fix
         it. It returns edits; it never edits the tree itself."""
         return None
@@ -120,17 +133,6 @@ def register(rule: R) -> R:
         raise ValueError(f"{rule.code} registered twice")
     RULES[rule.code] = rule
     return rule
-
-
-def all_rules() -> List[Type[Rule]]:
-    import flake8_cancel.rules  # noqa: F401  (registers every rule)
-
-    return [RULES[code] for code in sorted(RULES)]
-
-
-def rule_for(code: str) -> Type[Rule]:
-    all_rules()
-    return RULES[code.upper()]
 
 
 def doc_section(doc: str, heading: str) -> str:
@@ -152,5 +154,6 @@ def rules_table(rules: Iterable[Type[Rule]]) -> str:
     for rule in rules:
         summary = doc_section(rule.doc(), "What it does").split("\n\n")[0].replace("\n", " ")
         default = "on" if rule.default_enabled else "off"
-        lines.append(f"| {rule.code} | {rule.slug} | {default} | {rule.fix} | {summary} |")
+        safety = rule.fix_safety.value
+        lines.append(f"| {rule.code} | {rule.slug} | {default} | {safety} | {summary} |")
     return "\n".join(lines)

@@ -7,7 +7,8 @@ import os
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 from flake8_cancel import __version__
-from flake8_cancel.registry import Finding, all_rules, doc_section
+from flake8_cancel.registry import Finding, doc_section
+from flake8_cancel.rules import all_rules
 
 FORMATS = ("text", "json", "sarif", "github")
 INFORMATION_URI = "https://pypi.org/project/flake8-cancel/"
@@ -80,7 +81,7 @@ def _sarif(reported: Sequence[Reported]) -> str:
                 "fullDescription": {"text": doc_section(rule.doc(), "What it does")},
                 "help": {"text": rule.doc(), "markdown": rule.doc()},
                 "defaultConfiguration": {"level": "warning" if rule.default_enabled else "none"},
-                "properties": {"fix": rule.fix},
+                "properties": {"fix": rule.fix_safety.value},
             }
             for rule in rules
         ],
@@ -131,7 +132,7 @@ def rules_listing() -> List[str]:
     """``--list-rules``: code, slug, default and fix availability, aligned."""
     rows = [("code", "name", "default", "fix")]
     rows += [
-        (rule.code, rule.slug, "on" if rule.default_enabled else "off", rule.fix)
+        (rule.code, rule.slug, "on" if rule.default_enabled else "off", rule.fix_safety.value)
         for rule in all_rules()
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Type
 
-from flake8_cancel.registry import Rule, all_rules
+from flake8_cancel.registry import Rule
+from flake8_cancel.rules import all_rules
 
 
 def _longest(code: str, prefixes: Sequence[str]) -> int:

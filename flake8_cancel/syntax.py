@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Type, Union
+import enum
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 import libcst as cst
-
-if TYPE_CHECKING:
-    from flake8_cancel.names import Vocabulary
 
 Statement = Union[cst.BaseStatement, cst.SimpleStatementSuite]
 NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -118,41 +116,82 @@ def has_cancellation_point(suite: cst.CSTNode) -> bool:
     return False
 
 
+def method_receiver(node: cst.CSTNode, methods: Iterable[str]) -> Optional[cst.BaseExpression]:
+    """For a call ``<receiver>.<method>(...)`` with ``method`` one of ``methods``, the receiver;
+    else None. (``methods`` is a set or tuple of names; a single string is not accepted.)"""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in methods
+    ):
+        return node.func.value
+    return None
+
+
 def calls_method(node: cst.CSTNode, method: str) -> bool:
     """Does ``node`` contain a call ``<anything>.method(...)`` outside nested scopes?"""
-    for current in (node, *descendants(node)):
-        if (
-            isinstance(current, cst.Call)
-            and isinstance(current.func, cst.Attribute)
-            and current.func.attr.value == method
-        ):
-            return True
-    return False
+    methods = (method,)
+    return any(
+        method_receiver(current, methods) is not None for current in (node, *descendants(node))
+    )
 
 
-def awaited_names(suite: cst.CSTNode, vocabulary: "Vocabulary") -> Optional[Set[str]]:
-    """When every cancellation point in ``suite`` is ``await <name or attribute chain>`` (inside
-    timeout blocks at most), those names; otherwise None."""
-    names: Set[str] = set()
-    stack: List[cst.CSTNode] = list(children(suite))
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Await):
-            name = dotted_name(current.expression)
-            if name is None:
-                return None
-            names.add(name)
-            continue
-        if isinstance(current, cst.With) and current.asynchronous:
-            for item in current.items:
-                manager = item.item
-                if not vocabulary.is_timeout_manager(manager):
-                    return None
-            stack.extend(statements(current.body))
-            continue
-        if isinstance(current, (cst.For, cst.CompFor)) and current.asynchronous:
-            return None
-        if isinstance(current, NESTED_SCOPES) or isinstance(current, cst.GeneratorExp):
-            continue
-        stack.extend(children(current))
-    return names or None
+Handler = Union[cst.ExceptHandler, cst.ExceptStarHandler]
+
+
+def bound_name(handler: Handler) -> Optional[str]:
+    """The plain name an ``except ... as name`` clause binds, or None."""
+    if handler.name is not None and isinstance(handler.name.name, cst.Name):
+        return handler.name.name.value
+    return None
+
+
+class BlockKind(enum.Enum):
+    """The part a block plays in its compound statement."""
+
+    BODY = "body"  # of if, for, while, with, try, def, class; a loop's body runs repeatedly
+    ALTERNATIVE = "alternative"  # an elif or else branch of an if
+    HANDLER = "handler"  # an except clause of a try
+    ELSE = "else"  # of a try or a loop: runs after the body completed
+    FINALLY = "finally"
+    CASE = "case"  # of a match
+
+
+class Block(NamedTuple):
+    kind: BlockKind
+    suite: cst.BaseSuite
+    # The node that owns the block: the statement itself, or its except clause, elif or case.
+    owner: cst.CSTNode
+
+
+def blocks(statement: cst.CSTNode) -> Iterator[Block]:
+    """The blocks of a compound statement, in source order: the one walker over them.
+
+    An ``elif`` chain is followed in a loop (it can be thousands long) and each of its branches
+    is an ALTERNATIVE block owned by its ``If`` node. A simple statement has no block.
+    """
+    if isinstance(statement, cst.If):
+        yield Block(BlockKind.BODY, statement.body, statement)
+        branch = statement.orelse
+        while isinstance(branch, cst.If):
+            yield Block(BlockKind.ALTERNATIVE, branch.body, branch)
+            branch = branch.orelse
+        if branch is not None:
+            yield Block(BlockKind.ALTERNATIVE, branch.body, branch)
+    elif isinstance(statement, (cst.Try, cst.TryStar)):
+        yield Block(BlockKind.BODY, statement.body, statement)
+        for handler in statement.handlers:
+            yield Block(BlockKind.HANDLER, handler.body, handler)
+        if statement.orelse is not None:
+            yield Block(BlockKind.ELSE, statement.orelse.body, statement.orelse)
+        if statement.finalbody is not None:
+            yield Block(BlockKind.FINALLY, statement.finalbody.body, statement.finalbody)
+    elif isinstance(statement, (cst.For, cst.While)):
+        yield Block(BlockKind.BODY, statement.body, statement)
+        if statement.orelse is not None:
+            yield Block(BlockKind.ELSE, statement.orelse.body, statement.orelse)
+    elif isinstance(statement, (cst.With, cst.FunctionDef, cst.ClassDef)):
+        yield Block(BlockKind.BODY, statement.body, statement)
+    elif isinstance(statement, cst.Match):
+        for case in statement.cases:
+            yield Block(BlockKind.CASE, case.body, case)

@@ -56,7 +56,7 @@ def flake8_options(options: Iterable[str]) -> Tuple[str, ...]:
 
 
 def all_codes() -> str:
-    from flake8_cancel.registry import all_rules
+    from flake8_cancel.rules import all_rules
 
     return ",".join(rule.code for rule in all_rules())
 

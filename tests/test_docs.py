@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from flake8_cancel.engine import Engine
-from flake8_cancel.registry import DOC_HEADINGS, all_rules, doc_code_blocks, doc_section
+from flake8_cancel.registry import DOC_HEADINGS, doc_code_blocks, doc_section
+from flake8_cancel.rules import all_rules
 from flake8_cancel.settings import Settings
 
 RULES = all_rules()
@@ -37,6 +38,13 @@ def test_use_instead_is_clean(rule):
     assert blocks
     for block in blocks:
         assert ENGINE.check(textwrap.dedent(block)) == []
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.code for r in RULES])
+def test_first_paragraph_is_a_complete_summary(rule):
+    """The README's rule table and SARIF show the first paragraph of "What it does" alone."""
+    summary = doc_section(rule.doc(), "What it does").split("\n\n")[0]
+    assert summary.endswith("."), f"{rule.code}: {summary[-60:]!r}"
 
 
 def test_message_states_problem_then_remedy():

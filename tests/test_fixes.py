@@ -14,8 +14,9 @@ import pytest
 
 from fixture_tools import FIXTURES, cli_options, expected_findings, fixture_files
 from flake8_cancel.engine import Engine
-from flake8_cancel.fixes import FileChanged, Fix, fix_bytes, write_atomically
-from flake8_cancel.registry import all_rules
+from flake8_cancel.edits import Fix
+from flake8_cancel.fixer import FileChanged, fix_bytes, write_atomically
+from flake8_cancel.rules import all_rules
 
 FILES = fixture_files()
 SELECT = "--select=" + ",".join(rule.code for rule in all_rules())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fixture_tools import FIXTURES, ROOT, expected_findings, fixture_files, run_tools
-from flake8_cancel.registry import rule_for
+from flake8_cancel.rules import rule_for
 
 FILES = fixture_files()
 
@@ -43,7 +43,7 @@ def test_column_points_at_the_rule_anchor(path, reported):
 
 
 def test_every_code_has_a_firing_fixture():
-    from flake8_cancel.registry import all_rules
+    from flake8_cancel.rules import all_rules
 
     annotated = set()
     for path in FILES:
@@ -90,9 +90,9 @@ def test_each_rules_own_gate_admits_the_files_it_reports_in(path):
     from fixture_tools import cli_options
     from flake8_cancel.cli import _overrides, _parser
     from flake8_cancel.config import build_config
-    from flake8_cancel.engine import Gate
+    from flake8_cancel.gate import Gate
 
     text = path.read_text(encoding="utf-8")
     settings = build_config({}, str(ROOT), "<fixture>", _overrides(_parser().parse_args(list(cli_options(text))))).settings
     for code in {code for _, code in expected_findings(text)}:
-        assert Gate([rule_for(code)()], settings).search(text), code
+        assert Gate([rule_for(code).gate_pattern(settings)]).search(text), code

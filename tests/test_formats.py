@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flake8_cancel.registry import all_rules
+from flake8_cancel.rules import all_rules
 
 SOURCE = (
     "import asyncio\n\n\nasync def f(c):\n    try:\n        await c.x()\n"
@@ -77,4 +77,4 @@ def test_list_rules(tmp_path):
     assert lines[0].split() == ["code", "name", "default", "fix"]
     assert [line.split()[0] for line in lines[1:]] == [rule.code for rule in all_rules()]
     for line, rule in zip(lines[1:], all_rules()):
-        assert line.split()[1:] == [rule.slug, "on" if rule.default_enabled else "off", rule.fix]
+        assert line.split()[1:] == [rule.slug, "on" if rule.default_enabled else "off", rule.fix_safety.value]

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from flake8_cancel.engine import Engine, Gate, alternatives
-from flake8_cancel.registry import all_rules, rule_for
+from flake8_cancel.engine import Engine
+from flake8_cancel.gate import Gate, alternatives
+from flake8_cancel.rules import all_rules, rule_for
 from flake8_cancel.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +47,7 @@ def naive_search(pattern, text):
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.code)
 def test_each_rules_gate_answers_as_its_patterns_searched_whole(rule):
     settings = Settings(extra_cancelled_names=("trio.Cancelled",), extra_suppressors=("mypkg.quiet",))
-    gate = Gate([rule()], settings)
+    gate = Gate([rule.gate_pattern(settings)])
     pattern = rule.gate_pattern(settings)
     answers = [gate.search(text) for text in TEXTS]
     assert answers == [naive_search(pattern, text) for text in TEXTS]

@@ -14,7 +14,7 @@ from typing import Dict, Set
 
 import pytest
 
-from flake8_cancel.registry import rule_for
+from flake8_cancel.rules import rule_for
 
 SOURCE = '''\
 import asyncio

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 import reference_paths as ref
 from flake8_cancel.engine import Engine
-from flake8_cancel.fixes import fix_availability, fix_bytes
+from flake8_cancel.fixer import fix_availability, fix_bytes
 from flake8_cancel.flow import Exit, HandlerPaths, analyze_handler
 from flake8_cancel.names import Vocabulary, collect_module_bindings, never_returning_functions
 from flake8_cancel.registry import Finding

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flake8_cancel.registry import all_rules, rules_table
+from flake8_cancel.registry import rules_table
+from flake8_cancel.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = all_rules()
@@ -19,7 +20,7 @@ def test_readme_rule_table_is_generated_from_the_registry():
     assert match, "README lacks the rules-table markers"
     assert match.group(1) == rules_table(RULES), (
         "README rule table is stale: paste the output of "
-        "`python -c 'from flake8_cancel.registry import *; print(rules_table(all_rules()))'`"
+        "`python -c 'from flake8_cancel.registry import rules_table; from flake8_cancel.rules import all_rules; print(rules_table(all_rules()))'`"
     )
 
 

@@ -1,7 +1,7 @@
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.names import last_names
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.fixes import reraise_at_end
+from flake8_cancel.edits import reraise_at_end
+from flake8_cancel.gate import cancellation_names
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import HandlerSite
 
 
 @register
@@ -94,12 +94,12 @@ class CancelledErrorSwallowed(Rule):
     code = "CAN101"
     slug = "cancelled-error-swallowed"
     message = "CancelledError is swallowed; re-raise it with bare 'raise' after cleanup"
-    fix = "sometimes"
+    fix_safety = FixSafety.SOMETIMES
     gate = r"CancelledError"
 
     @classmethod
     def gate_pattern(cls, settings):
-        return "|".join([cls.gate, *last_names(settings.extra_cancelled_names)])
+        return cancellation_names(settings)
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (

@@ -1,7 +1,7 @@
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.fixes import reraise_at_end
-from flake8_cancel.rules.can101_cancelled_error_swallowed import CancelledErrorSwallowed
+from flake8_cancel.edits import reraise_at_end
+from flake8_cancel.gate import cancellation_names
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import HandlerSite
 
 
 @register
@@ -53,6 +53,9 @@ class CancelledErrorReraisePartial(Rule):
     swallowing path falls off the end of the handler; a swallowing `return`, `break` or
     `continue` gets no fix.
 
+    ## Not reported
+    The same handlers as CAN101 does not report; a handler whose every path swallows is CAN101.
+
     ## Known problems
     The same as CAN101.
     """
@@ -60,9 +63,12 @@ class CancelledErrorReraisePartial(Rule):
     code = "CAN102"
     slug = "cancelled-error-reraise-partial"
     message = "CancelledError is re-raised on some paths only; re-raise it on every path"
-    fix = "sometimes"
-    gate = CancelledErrorSwallowed.gate
-    gate_pattern = CancelledErrorSwallowed.gate_pattern
+    fix_safety = FixSafety.SOMETIMES
+    gate = r"CancelledError"
+
+    @classmethod
+    def gate_pattern(cls, settings):
+        return cancellation_names(settings)
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (

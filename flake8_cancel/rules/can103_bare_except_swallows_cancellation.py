@@ -1,6 +1,6 @@
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.fixes import insert_cancelled_clause
+from flake8_cancel.sites import HandlerSite
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.edits import insert_cancelled_clause
 
 
 @register
@@ -55,8 +55,20 @@ class BareExceptSwallowsCancellation(Rule):
     point: code meant to run on cancellation belongs in the new clause, before its `raise`.
 
     ## Not reported
-    The same exclusions as CAN101, and a bare clause after an earlier clause of the same `try`
-    that catches `CancelledError` (it never sees the cancellation).
+    - handlers whose `try` body has no `await`, `async for` or `async with`;
+    - code in a sync `def`, a `lambda` or a class body nested in a coroutine;
+    - deliberate suppression: a path that calls `<task>.uncancel()`, or that runs only when
+      `<task>.cancelling()` is false, or only when `isinstance(exc, asyncio.CancelledError)`
+      is false for the name `exc` the clause binds;
+    - handlers in the main coroutine that the same module passes to `asyncio.run()`;
+    - a handler that keeps the exception (`errors.append(exc)`, `error = exc`) in a function
+      that later raises what it kept;
+    - a clause after an earlier clause of the same `try` that catches `CancelledError` (it
+      never sees the cancellation).
+
+    Unlike CAN101, the child-cancel idiom (`t.cancel()`, then a `try` body that only awaits `t`)
+    is reported: a clause this broad also swallows errors that `t` ends with, and the current
+    task's own cancellation, with no sign that either was meant.
 
     ## Known problems
     None known.
@@ -65,7 +77,7 @@ class BareExceptSwallowsCancellation(Rule):
     code = "CAN103"
     slug = "bare-except-swallows-cancellation"
     message = "bare 'except:' around an await swallows cancellation; re-raise CancelledError first"
-    fix = "safe"
+    fix_safety = FixSafety.SAFE
     gate = r"except\s*:"
 
     def check_handler(self, site: HandlerSite) -> bool:

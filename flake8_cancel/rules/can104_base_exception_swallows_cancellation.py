@@ -1,6 +1,6 @@
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.fixes import insert_cancelled_clause
+from flake8_cancel.sites import HandlerSite
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.edits import insert_cancelled_clause
 
 
 @register
@@ -46,7 +46,22 @@ class BaseExceptionSwallowsCancellation(Rule):
     caught.
 
     ## Not reported
-    The same exclusions as CAN101. A clause that also names `CancelledError` explicitly, such as
+    - handlers whose `try` body has no `await`, `async for` or `async with`;
+    - code in a sync `def`, a `lambda` or a class body nested in a coroutine;
+    - deliberate suppression: a path that calls `<task>.uncancel()`, or that runs only when
+      `<task>.cancelling()` is false, or only when `isinstance(exc, asyncio.CancelledError)`
+      is false for the name `exc` the clause binds;
+    - handlers in the main coroutine that the same module passes to `asyncio.run()`;
+    - a handler that keeps the exception (`errors.append(exc)`, `error = exc`) in a function
+      that later raises what it kept;
+    - a clause after an earlier clause of the same `try` that catches `CancelledError` (it
+      never sees the cancellation).
+
+    Unlike CAN101, the child-cancel idiom (`t.cancel()`, then a `try` body that only awaits `t`)
+    is reported: a clause this broad also swallows errors that `t` ends with, and the current
+    task's own cancellation, with no sign that either was meant.
+
+    A clause that also names `CancelledError` explicitly, such as
     `except (BaseException, asyncio.CancelledError):`, is reported as CAN101 or CAN102 instead.
 
     ## Known problems
@@ -56,7 +71,7 @@ class BaseExceptionSwallowsCancellation(Rule):
     code = "CAN104"
     slug = "base-exception-swallows-cancellation"
     message = "'except BaseException' around an await swallows cancellation; re-raise it or catch Exception"
-    fix = "safe"
+    fix_safety = FixSafety.SAFE
     gate = r"BaseException"
 
     def check_handler(self, site: HandlerSite) -> bool:

@@ -1,61 +1,9 @@
-from typing import Iterator, List, NamedTuple, Optional, Tuple, Union
-
-import libcst as cst
-
-from flake8_cancel.engine import HandlerSite
 from flake8_cancel.flow import Exit, receives_cancellation
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.names import Vocabulary, last_names
-from flake8_cancel.syntax import (
-    NESTED_SCOPES,
-    children,
-    has_cancellation_point,
-)
-
-
-# Where a `raise` sits inside a handler, as far as a bare `raise` there is concerned.
-DIRECT = "direct"  # a bare `raise` re-raises the handler's exception
-NESTED_HANDLER = "handler"  # in an inner `except` clause: a bare `raise` re-raises the inner one
-NESTED_FINALLY = "finally"  # in an inner `finally`: it re-raises whatever is in flight there
-
-
-class RaiseSite(NamedTuple):
-    node: cst.Raise
-    where: str  # DIRECT, NESTED_HANDLER or NESTED_FINALLY
-    # The innermost inner `try` and `except` clause of the handler around the raise, if any.
-    inner_try: Optional[Union[cst.Try, cst.TryStar]]
-    inner_clause: Optional[Union[cst.ExceptHandler, cst.ExceptStarHandler]]
-
-
-def raises_in_handler(
-    handler: Union[cst.ExceptHandler, cst.ExceptStarHandler]
-) -> Iterator[RaiseSite]:
-    """Every ``raise`` in the handler's body, not in nested scopes, and where it sits."""
-    stack: List[Tuple[cst.CSTNode, str, Optional[cst.CSTNode], Optional[cst.CSTNode]]] = [
-        (child, DIRECT, None, None) for child in children(handler.body)
-    ]
-    while stack:
-        node, where, inner_try, clause = stack.pop()
-        if isinstance(node, cst.Raise):
-            yield RaiseSite(node, where, inner_try, clause)  # type: ignore[arg-type]
-            continue
-        if isinstance(node, NESTED_SCOPES):
-            continue
-        if isinstance(node, (cst.Try, cst.TryStar)):
-            stack.extend((child, where, inner_try, clause) for child in children(node.body))
-            for inner in node.handlers:
-                stack.extend(
-                    (child, NESTED_HANDLER, node, inner) for child in children(inner.body)
-                )
-            if node.orelse is not None:
-                stack.extend((child, where, inner_try, clause) for child in children(node.orelse))
-            if node.finalbody is not None:
-                inside = where if where == NESTED_HANDLER else NESTED_FINALLY
-                stack.extend(
-                    (child, inside, inner_try, clause) for child in children(node.finalbody)
-                )
-            continue
-        stack.extend((child, where, inner_try, clause) for child in children(node))
+from flake8_cancel.gate import cancellation_names
+from flake8_cancel.names import Vocabulary
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import HandlerSite, RaisePlace
+from flake8_cancel.syntax import has_cancellation_point
 
 
 @register
@@ -167,12 +115,12 @@ class CancellationConverted(Rule):
     code = "CAN105"
     slug = "cancellation-converted"
     message = "cancellation is converted into another exception; re-raise it with bare 'raise' or call uncancel() first"
-    fix = "none"
+    fix_safety = FixSafety.NONE
     gate = r"CancelledError|BaseException|except\s*:"
 
     @classmethod
     def gate_pattern(cls, settings):
-        return "|".join([cls.gate, *last_names(settings.extra_cancelled_names)])
+        return cancellation_names(settings, "BaseException", r"except\s*:")
 
     def check_handler(self, site: HandlerSite) -> bool:
         if not site.sees_cancellation or site.in_main_coroutine or site.awaits_cancelled_child:
@@ -184,14 +132,13 @@ class CancellationConverted(Rule):
         }
         if not converting:
             return False
-        vocabulary = site.try_site.scope.vocabulary
         return any(
-            id(raised.node) in converting and _replaces_cancellation(raised, vocabulary)
-            for raised in raises_in_handler(site.node)
+            id(raised.node) in converting and _replaces_cancellation(raised, site.vocabulary)
+            for raised in site.raises
         )
 
 
-def _replaces_cancellation(raised: RaiseSite, vocabulary: Vocabulary) -> bool:
+def _replaces_cancellation(raised: RaisePlace, vocabulary: Vocabulary) -> bool:
     """A raise in an inner clause replaces what that clause caught: the cancellation only when
     the clause catches it (no earlier clause of its ``try`` does) and its own ``try`` body cannot
     be cancelled on its own (then it caught ours, re-raised there). A clause that can is judged

@@ -2,11 +2,10 @@ from typing import Iterable, Optional
 
 import libcst as cst
 
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.fixes import Fix
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.rules.can101_cancelled_error_swallowed import CancelledErrorSwallowed
-from flake8_cancel.rules.can105_cancellation_converted import DIRECT, raises_in_handler
+from flake8_cancel.edits import Fix
+from flake8_cancel.gate import cancellation_names
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import DIRECT, HandlerSite
 
 
 @register
@@ -85,17 +84,20 @@ class CancelledErrorNewInstance(Rule):
     code = "CAN106"
     slug = "cancelled-error-new-instance"
     message = "a new CancelledError loses the original's message and traceback; re-raise it with bare 'raise'"
-    fix = "sometimes"
+    fix_safety = FixSafety.SOMETIMES
     anchor = "raise"
-    gate = CancelledErrorSwallowed.gate
-    gate_pattern = CancelledErrorSwallowed.gate_pattern
+    gate = r"CancelledError"
+
+    @classmethod
+    def gate_pattern(cls, settings):
+        return cancellation_names(settings)
 
     def report_handler(self, site: HandlerSite) -> Iterable[cst.CSTNode]:
         if not site.catch.catches_cancellation or site.shielded:
             return []
-        vocabulary = site.try_site.scope.vocabulary
+        vocabulary = site.vocabulary
         found = []
-        for raised in raises_in_handler(site.node):
+        for raised in site.raises:
             if not _raises_new_cancelled(raised.node, vocabulary):
                 continue
             # An inner clause that catches cancellation reports its own raises.
@@ -108,7 +110,7 @@ class CancelledErrorNewInstance(Rule):
     def build_fix(self, site: HandlerSite, node: cst.CSTNode) -> Optional[Fix]:
         if not site.catches_only_cancellation:
             return None
-        where = next((r.where for r in raises_in_handler(site.node) if r.node is node), None)
+        where = next((r.where for r in site.raises if r.node is node), None)
         if where != DIRECT or _has_comment(node):
             return None
 

@@ -1,55 +1,17 @@
-from typing import Iterable, List, Tuple
+from typing import Iterable
 
 import libcst as cst
 
-from flake8_cancel.engine import WithSite
+from flake8_cancel.gate import cancellation_names
 from flake8_cancel.names import last_names
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.syntax import awaited_names, descendants, dotted_name
-
-# What a file needs to hold a finding: a suppressor, and a name for what cancellation is.
-SUPPRESSOR_NAMES = ["suppress"]
-CANCELLATION_NAMES = ["CancelledError", "BaseException"]
-
-
-def suppression_gate(suppressors: Iterable[str], cancellations: Iterable[str]) -> Tuple[str, str]:
-    """Both a suppressor's name and a cancellation's name occur in the text, in any order."""
-    return ("|".join(suppressors), "|".join(cancellations))
-
-
-def cancellation_suppressing_items(site: WithSite) -> List[cst.WithItem]:
-    """The items of this ``with`` that are suppressors (``contextlib.suppress`` in any spelling,
-    or a configured one) whose own arguments include cancellation: ``CancelledError`` in any
-    spelling (or a configured cancellation exception), or ``BaseException``."""
-    vocabulary = site.scope.vocabulary
-    found = []
-    for item in site.suppressing_items():
-        call = item.item
-        assert isinstance(call, cst.Call)
-        if any(vocabulary.catch_of(argument.value).catches_cancellation for argument in call.args):
-            found.append(item)
-    return found
-
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import COMPLETES, WithSite, awaits_only_prepared
 
 def awaits_only_completed_futures(site: WithSite) -> bool:
     """Does the block only await futures that the function completed before it
     (``fut.set_result(...)``/``fut.set_exception(...)``)? Awaiting a done future does not
     suspend, so the task's cancellation cannot arrive there."""
-    scope = site.scope
-    awaited = awaited_names(site.node.body, scope.vocabulary)
-    if not awaited or scope.function is None:
-        return False
-    completed = set()
-    for node in descendants(scope.function):  # in source order
-        if node is site.node:
-            break
-        if (
-            isinstance(node, cst.Call)
-            and isinstance(node.func, cst.Attribute)
-            and node.func.attr.value in ("set_result", "set_exception")
-        ):
-            completed.add(dotted_name(node.func.value))
-    return awaited <= completed
+    return awaits_only_prepared(site.node.body, site.node, site.scope, COMPLETES)
 
 
 @register
@@ -136,23 +98,22 @@ class CancellationSuppressed(Rule):
         "suppress() of CancelledError/BaseException around an await swallows cancellation; "
         "catch it in an 'except' that re-raises"
     )
-    fix = "none"
+    fix_safety = FixSafety.NONE
     anchor = r"[\w.]+\("
-    gate = suppression_gate(SUPPRESSOR_NAMES, CANCELLATION_NAMES)
+    # Both a suppressor's name and a name for what cancellation is, in any order.
+    gate = ("suppress", "CancelledError|BaseException")
 
     @classmethod
     def gate_pattern(cls, settings):
-        return suppression_gate(
-            SUPPRESSOR_NAMES + last_names(settings.extra_suppressors),
-            CANCELLATION_NAMES + last_names(settings.extra_cancelled_names),
-        )
+        suppressors = "|".join(["suppress", *last_names(settings.extra_suppressors)])
+        return (suppressors, cancellation_names(settings, "BaseException"))
 
     def report_with(self, site: WithSite) -> Iterable[cst.CSTNode]:
         if site.suppression is None or not site.body_awaits:
             return ()
         if site.awaits_cancelled_child or site.in_main_coroutine:
             return ()
-        items = cancellation_suppressing_items(site)
+        items = site.cancellation_suppressing_items()
         if not items or awaits_only_completed_futures(site):
             return ()
         return items

@@ -2,49 +2,30 @@ from typing import Iterator, List, Sequence, Union
 
 import libcst as cst
 
-from flake8_cancel.engine import TrySite
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.syntax import Statement, small_statements, statements
+from flake8_cancel.sites import TrySite
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.syntax import BlockKind, Statement, blocks, small_statements, statements
 
-Exit = Union[cst.Return, cst.Break, cst.Continue]
+FinallyExit = Union[cst.Return, cst.Break, cst.Continue]
 
 
-def exits_of_block(block: Sequence[Statement], loops: int = 0) -> Iterator[Exit]:
+def exits_of_block(block: Sequence[Statement], loops: int = 0) -> Iterator[FinallyExit]:
     """The ``return`` statements of ``block``, and the ``break``/``continue`` statements that
     leave it (``loops`` counts the loops entered inside it). Nested ``def`` and ``class`` bodies
     run at another time and are not entered; a lambda holds no statement."""
     for statement in block:
-        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in small_statements(statement):
-                if isinstance(small, cst.Return):
-                    yield small
-                elif isinstance(small, (cst.Break, cst.Continue)) and not loops:
-                    yield small
-        elif isinstance(statement, cst.If):
-            yield from exits_of_block(statements(statement.body), loops)
-            if statement.orelse is not None:
-                branch = statement.orelse
-                inner = [branch] if isinstance(branch, cst.If) else statements(branch.body)
-                yield from exits_of_block(inner, loops)
-        elif isinstance(statement, (cst.For, cst.While)):
-            yield from exits_of_block(statements(statement.body), loops + 1)
-            # A loop's `else` runs after the loop: a jump there belongs to the enclosing loop.
-            if statement.orelse is not None:
-                yield from exits_of_block(statements(statement.orelse.body), loops)
-        elif isinstance(statement, (cst.Try, cst.TryStar)):
-            yield from exits_of_block(statements(statement.body), loops)
-            for handler in statement.handlers:
-                yield from exits_of_block(statements(handler.body), loops)
-            if statement.orelse is not None:
-                yield from exits_of_block(statements(statement.orelse.body), loops)
-            if statement.finalbody is not None:
-                yield from exits_of_block(statements(statement.finalbody.body), loops)
-        elif isinstance(statement, cst.With):
-            yield from exits_of_block(statements(statement.body), loops)
-        elif isinstance(statement, cst.Match):
-            for case in statement.cases:
-                yield from exits_of_block(statements(case.body), loops)
-        # FunctionDef, ClassDef: another scope.
+        for small in small_statements(statement):
+            if isinstance(small, cst.Return):
+                yield small
+            elif isinstance(small, (cst.Break, cst.Continue)) and not loops:
+                yield small
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue  # another scope
+        for block_kind, suite, _ in blocks(statement):
+            # A loop's body is inside the loop; its `else` runs after it, so a jump there
+            # belongs to the enclosing loop.
+            in_loop = block_kind is BlockKind.BODY and isinstance(statement, (cst.For, cst.While))
+            yield from exits_of_block(statements(suite), loops + 1 if in_loop else loops)
 
 
 @register
@@ -114,7 +95,7 @@ class FinallyExitDropsCancellation(Rule):
         "return/break/continue in 'finally' discards an in-flight CancelledError; "
         "move it out of the 'finally' block"
     )
-    fix = "none"
+    fix_safety = FixSafety.NONE
     anchor = r"return|break|continue"
     # A return/break/continue on a line indented under a `finally:` (or on the same line). The
     # plain search for `finally` runs first: the indentation pattern is tried at every line.

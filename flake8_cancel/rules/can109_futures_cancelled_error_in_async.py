@@ -1,11 +1,11 @@
 import libcst as cst
 
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.fixes import qualified_reference, rename_in_clause
+from flake8_cancel.sites import HandlerSite
+from flake8_cancel.edits import qualified_reference, rename_in_clause
 from flake8_cancel.flow import SWALLOWING_EXITS, Exit
 from flake8_cancel.names import FUTURES_CANCELLED_ERROR
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.syntax import descendants
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.syntax import descendants, method_receiver
 
 
 @register
@@ -95,7 +95,7 @@ class FuturesCancelledErrorInAsync(Rule):
     code = "CAN109"
     slug = "futures-cancelled-error-in-async"
     message = "concurrent.futures.CancelledError does not catch asyncio's cancellation since Python 3.8; catch asyncio.CancelledError"
-    fix = "safe"
+    fix_safety = FixSafety.SOMETIMES
     # Every spelling imports it from concurrent.futures or asyncio.futures, and names the class.
     gate = ("CancelledError", "futures")
 
@@ -104,12 +104,12 @@ class FuturesCancelledErrorInAsync(Rule):
         return (
             site.catch.futures_cancelled
             and try_site.body_awaits
-            and not any(catch.catches_cancellation for catch in try_site.catches)
+            and not try_site.catches_cancellation
         )
 
     def build_fix(self, site: HandlerSite, node=None):
         """Name ``asyncio.CancelledError`` where the clause names the futures one."""
-        bindings = site.try_site.scope.vocabulary.bindings
+        bindings = site.vocabulary.bindings
         written = site.node.type
         if written is None or _waits_without_await(site.try_site.node.body):
             return None
@@ -138,14 +138,12 @@ def _renaming_keeps_cancellation(site: HandlerSite, is_futures_cancelled) -> boo
         return False
     if site.in_main_coroutine or site.defers_reraise or site.awaits_cancelled_child:
         return False  # CAN101 does not report these, so it would not add the raise
-    bindings = site.try_site.scope.vocabulary.bindings
+    bindings = site.vocabulary.bindings
     only_cancellation = all(
         is_futures_cancelled(single) for single in bindings.exception_types(site.node.type)
     )
     # A clause that catches other exceptions too is fixed by CAN101 only through its bound name.
-    return only_cancellation or (
-        site.node.name is not None and isinstance(site.node.name.name, cst.Name)
-    )
+    return only_cancellation or site.bound_name is not None
 
 
 def _waits_without_await(body: cst.CSTNode) -> bool:
@@ -156,11 +154,9 @@ def _waits_without_await(body: cst.CSTNode) -> bool:
         if isinstance(node, cst.Await):
             awaited.add(id(node.expression))
         elif (
-            isinstance(node, cst.Call)
-            and isinstance(node.func, cst.Attribute)
-            and node.func.attr.value in ("result", "exception")
+            method_receiver(node, ("result", "exception")) is not None
             and id(node) not in awaited
-            and _future_arguments(node.args)
+            and _future_arguments(node.args)  # type: ignore[attr-defined]
         ):
             return True
     return False

@@ -2,11 +2,10 @@ from typing import Iterable, Optional
 
 import libcst as cst
 
-from flake8_cancel.engine import HandlerSite, WithSite
-from flake8_cancel.fixes import Fix, qualified_reference
-from flake8_cancel.names import last_names
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.rules.can107_cancellation_suppressed import cancellation_suppressing_items
+from flake8_cancel.edits import Fix, prepend_statement, qualified_reference
+from flake8_cancel.gate import cancellation_names
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import HandlerSite, WithSite
 
 # The guard needs Task.cancelling(), new in Python 3.11.
 GUARD_VERSION = (3, 11)
@@ -19,39 +18,6 @@ def cancelling_guard(current_task: cst.BaseExpression) -> cst.If:
     )
     body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Raise()])])
     return cst.If(test=test, body=body)
-
-
-def _is_bare_placeholder(statement: cst.CSTNode) -> bool:
-    """A lone ``pass`` or ``...`` with no comment before or after it."""
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and (
-            isinstance(statement.body[0], cst.Pass)
-            or (
-                isinstance(statement.body[0], cst.Expr)
-                and isinstance(statement.body[0].value, cst.Ellipsis)
-            )
-        )
-        and statement.trailing_whitespace.comment is None
-        and not any(line.comment is not None for line in statement.leading_lines)
-    )
-
-
-def prepend_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.BaseSuite:
-    """Put ``statement`` first in a block. A lone ``pass`` or ``...`` without a comment is
-    replaced; anything else (a commented placeholder included) stays, after it. A one-line block
-    (``except X: pass``) becomes an indented one."""
-    if isinstance(body, cst.SimpleStatementSuite):
-        kept = cst.SimpleStatementLine(
-            body=list(body.body), trailing_whitespace=body.trailing_whitespace
-        )
-        return cst.IndentedBlock(body=[statement, *([] if _is_bare_placeholder(kept) else [kept])])
-    assert isinstance(body, cst.IndentedBlock)
-    rest = list(body.body)
-    if len(rest) == 1 and _is_bare_placeholder(rest[0]):
-        rest = []
-    return body.with_changes(body=[statement, *rest])
 
 
 @register
@@ -146,16 +112,13 @@ class ChildCancelSwallowsOwn(Rule):
         "re-raise when asyncio.current_task().cancelling()"
     )
     default_enabled = False
-    fix = "unsafe"
+    fix_safety = FixSafety.UNSAFE
     anchor = r"except|[\w.]+\("
     gate = (r"CancelledError|BaseException", r"cancel\s*\(")
 
     @classmethod
     def gate_pattern(cls, settings):
-        names = "|".join(
-            ["CancelledError", "BaseException", *last_names(settings.extra_cancelled_names)]
-        )
-        return (names, r"cancel\s*\(")
+        return (cancellation_names(settings, "BaseException"), r"cancel\s*\(")
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (
@@ -169,7 +132,7 @@ class ChildCancelSwallowsOwn(Rule):
             return ()
         if not site.awaits_cancelled_child or site.in_main_coroutine:
             return ()
-        return cancellation_suppressing_items(site)
+        return site.cancellation_suppressing_items()
 
     def build_fix(self, site, node=None) -> Optional[Fix]:
         """The ``cancelling()`` guard first in the handler; none for the ``with`` form."""
@@ -180,7 +143,7 @@ class ChildCancelSwallowsOwn(Rule):
         if not site.catches_only_cancellation:
             return None
         current_task, imports = qualified_reference(
-            site.try_site.scope.vocabulary.bindings, "asyncio.current_task"
+            site.vocabulary.bindings, "asyncio.current_task"
         )
         guard = cancelling_guard(current_task)
 

@@ -1,13 +1,21 @@
-from typing import FrozenSet, Iterator, List, Optional, Sequence, Tuple
+from typing import FrozenSet, List, Optional, Sequence, Tuple
 
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.registry import Rule, register
 import libcst as cst
 
-from flake8_cancel.fixes import Fix
+from flake8_cancel.edits import Fix
 from flake8_cancel.flow import Exit
 from flake8_cancel.names import CLEANUP_METHODS
-from flake8_cancel.syntax import NESTED_SCOPES, children, dotted_name, statements
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import HandlerSite
+from flake8_cancel.syntax import (
+    NESTED_SCOPES,
+    BlockKind,
+    blocks,
+    children,
+    dotted_name,
+    method_receiver,
+    statements,
+)
 
 EXCEPTION = "builtins.Exception"
 
@@ -112,7 +120,7 @@ class CleanupSkippedOnCancellation(Rule):
     code = "CAN111"
     slug = "cleanup-skipped-on-cancellation"
     message = "'except Exception' skips this cleanup when the task is cancelled; catch BaseException, the handler re-raises anyway"
-    fix = "safe"
+    fix_safety = FixSafety.SOMETIMES
     # `Exception` (an except clause, or an alias of it) and the name of a cleanup method.
     gate = _gate(CLEANUP_METHODS)
 
@@ -124,7 +132,7 @@ class CleanupSkippedOnCancellation(Rule):
         try_site = site.try_site
         if not (site.catch.exception and try_site.body_awaits and _names_exception_alone(site)):
             return False
-        if any(catch.catches_cancellation for catch in try_site.catches):
+        if try_site.catches_cancellation:
             return False
         methods = _method_names(try_site.context.settings.cleanup_methods)
         released = _released(site.node.body, methods, site)
@@ -155,7 +163,7 @@ def _names_exception_alone(site: HandlerSite) -> bool:
     written = site.node.type
     if written is None or isinstance(written, cst.Tuple):
         return False
-    bindings = site.try_site.scope.vocabulary.bindings
+    bindings = site.vocabulary.bindings
     if list(bindings.exception_types(written)) != [written]:
         return False
     return EXCEPTION in bindings.resolve(written)
@@ -173,12 +181,9 @@ def _released(
         node = stack.pop()
         if isinstance(node, NESTED_SCOPES):
             continue
-        if (
-            isinstance(node, cst.Call)
-            and isinstance(node.func, cst.Attribute)
-            and node.func.attr.value in methods
-        ):
-            found.append(node.func.value)
+        receiver = method_receiver(node, methods)
+        if receiver is not None:
+            found.append(receiver)
         if site is not None and isinstance(node, cst.If) and _narrowed_away(node.test, site):
             stack.append(node.test)
             if node.orelse is not None:
@@ -191,19 +196,18 @@ def _released(
 def _narrowed_away(test: cst.BaseExpression, site: HandlerSite) -> bool:
     """``isinstance(exc, T)``, ``exc`` the clause's bound name and ``T`` types none of which
     catches cancellation: false for a CancelledError."""
-    name = site.node.name
+    bound = site.bound_name
     if not (
-        name is not None
-        and isinstance(name.name, cst.Name)
+        bound is not None
         and isinstance(test, cst.Call)
         and isinstance(test.func, cst.Name)
         and test.func.value == "isinstance"
         and len(test.args) == 2
         and isinstance(test.args[0].value, cst.Name)
-        and test.args[0].value.value == name.name.value
+        and test.args[0].value.value == bound
     ):
         return False
-    return not site.try_site.scope.vocabulary.catch_of(test.args[1].value).catches_cancellation
+    return not site.vocabulary.catch_of(test.args[1].value).catches_cancellation
 
 
 def _released_on_the_way_out(
@@ -238,37 +242,19 @@ def _path_to(block: Sequence[cst.CSTNode], target: cst.CSTNode) -> Optional[List
     for statement in block:
         if statement is target:
             return []
-        for suite, runs_after in _suites(statement):
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue  # another scope
+        for block_kind, suite, _ in blocks(statement):
             found = _path_to(statements(suite), target)
             if found is not None:
-                return [*found, statement] if runs_after else found
+                return [*found, statement] if _runs_after(statement, block_kind) else found
     return None
 
 
-def _suites(statement: cst.CSTNode) -> Iterator[Tuple[cst.BaseSuite, bool]]:
-    """The blocks of a compound statement, each with: does the statement's ``finally`` or
-    ``with`` exit run after code in that block?"""
-    if isinstance(statement, cst.If):
-        yield statement.body, False
-        if isinstance(statement.orelse, cst.If):
-            yield cst.IndentedBlock(body=[statement.orelse]), False
-        elif statement.orelse is not None:
-            yield statement.orelse.body, False
-    elif isinstance(statement, (cst.For, cst.While)):
-        yield statement.body, False
-        if statement.orelse is not None:
-            yield statement.orelse.body, False
-    elif isinstance(statement, cst.With):
-        yield statement.body, True
-    elif isinstance(statement, (cst.Try, cst.TryStar)):
-        guarded = statement.finalbody is not None
-        yield statement.body, guarded
-        for handler in statement.handlers:
-            yield handler.body, guarded
-        if statement.orelse is not None:
-            yield statement.orelse.body, guarded
-        if statement.finalbody is not None:
-            yield statement.finalbody.body, False
-    elif isinstance(statement, cst.Match):
-        for case in statement.cases:
-            yield case.body, False
+def _runs_after(statement: cst.CSTNode, block_kind: BlockKind) -> bool:
+    """Does the statement's ``with`` exit or ``finally`` run after code in this block of it?"""
+    if isinstance(statement, cst.With):
+        return True
+    if isinstance(statement, (cst.Try, cst.TryStar)):
+        return statement.finalbody is not None and block_kind is not BlockKind.FINALLY
+    return False

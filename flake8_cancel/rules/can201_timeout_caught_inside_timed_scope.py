@@ -1,12 +1,12 @@
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.names import last_names
-from flake8_cancel.registry import Rule, register
 import libcst as cst
 
-from flake8_cancel.fixes import qualified_reference, reraise_at_end
+from flake8_cancel.edits import qualified_reference, reraise_at_end
+from flake8_cancel.gate import TIMEOUT_HANDLER, TIMEOUT_NAMED
+from flake8_cancel.names import last_names
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import HandlerSite, TrySite
+from flake8_cancel.syntax import descendants
 
-# An `except` clause, or a tuple of exceptions, that names TimeoutError. A bounded window, not
-# `[^:]*`, because a comment inside a multi-line clause can hold a colon.
 # Something this module can time: a TimeoutError clause indented under an `async with ...
 # timeout(...)` line, a `wait_for(f(...))` of a function named here, or an `await f(...)` /
 # `await self.f(...)` indented under a timeout block (f then runs timed).
@@ -19,9 +19,6 @@ TIMED_SCOPE = (
     r"(?m)" + _UNDER_TIMEOUT_BLOCK + r"(?:except\b|[^\n]*\bawait[ \t]+(?:self\.|cls\.)?\w+\()"
     r"|wait_for\(\s*(?:self\.|cls\.)?\w+\("
 )
-TIMEOUT_HANDLER = r"except[\s\S]{0,200}?TimeoutError|=\s*\([^)]*TimeoutError"
-# Searched before TIMEOUT_HANDLER, which is tried at every `except` of the text.
-TIMEOUT_NAMED = r"TimeoutError"
 
 
 @register
@@ -30,8 +27,10 @@ class TimeoutCaughtInsideTimedScope(Rule):
     ## What it does
     Checks for `except TimeoutError:` (any spelling: builtin, `asyncio.TimeoutError`,
     `asyncio.exceptions.TimeoutError`, `concurrent.futures.TimeoutError`, or a tuple with one)
-    inside the very scope that a deadline is timing, where that `TimeoutError` is never raised:
+    inside the very scope that a deadline is timing, where that `TimeoutError` is never raised
+    (the deadline arrives there as `CancelledError`).
 
+    The timed scopes are:
     - inside `async with asyncio.timeout(...)` / `asyncio.timeout_at(...)` /
       `async_timeout.timeout(...)` (or a configured timeout manager), in the same function;
     - in a coroutine function that this module runs as `asyncio.wait_for(f(...), ...)` (`f` a
@@ -107,6 +106,13 @@ class TimeoutCaughtInsideTimedScope(Rule):
     Unsafe: catch `asyncio.CancelledError` instead and re-raise at the end of the handler. The
     handler then runs on every cancellation, not only on the deadline, which changes behaviour.
 
+    ## Not reported
+    - a `try` body with a deadline of its own: a nested `wait_for` or timeout manager, or a call
+      with a `timeout=` or `*_timeout=` argument, whose `TimeoutError` can arrive there;
+    - a `try` body with no `await`, `async for` or `async with`;
+    - a timeout block or `wait_for` in another function than the handler's, unless the handler's
+      function is the coroutine that is timed (or awaited, transitively, from one).
+
     ## Known problems
     A call inside the timed scope may raise `TimeoutError` on its own, from a deadline the linter
     cannot see: an aiohttp request under the session's `ClientTimeout`, a database driver with a
@@ -121,7 +127,7 @@ class TimeoutCaughtInsideTimedScope(Rule):
     code = "CAN201"
     slug = "timeout-caught-inside-timed-scope"
     message = "TimeoutError is never raised inside the timed scope; handle CancelledError here or catch TimeoutError outside"
-    fix = "unsafe"
+    fix_safety = FixSafety.UNSAFE
     needs_call_index = True
     # An except clause (or a tuple alias) naming TimeoutError, and something that sets a deadline.
     gate = (r"wait_for|timeout(?:_at)?\(", TIMEOUT_NAMED, TIMEOUT_HANDLER, TIMED_SCOPE)
@@ -140,22 +146,48 @@ class TimeoutCaughtInsideTimedScope(Rule):
         return (
             site.catch.timeout
             and try_site.body_awaits
-            and try_site.in_timed_scope
-            and not try_site.body_has_own_timeout
+            and in_timed_scope(try_site)
+            and not body_has_own_timeout(try_site)
         )
 
     def build_fix(self, site: HandlerSite, node=None):
         """Catch CancelledError instead and re-raise at the end; only for a clause that names
         TimeoutError alone (in a tuple the other exceptions would start re-raising too), and not
         where another clause of the try already handles cancellation."""
-        if isinstance(site.node.type, cst.Tuple) or site.try_site.scope.vocabulary.bindings.tuple_alias(
+        bindings = site.vocabulary.bindings
+        if isinstance(site.node.type, cst.Tuple) or bindings.tuple_alias(
             getattr(site.node.type, "value", "")
         ):
             return None
-        if any(catch.catches_cancellation for catch in site.try_site.catches):
+        if site.try_site.catches_cancellation:
             return None
-        reference, imports = qualified_reference(
-            site.try_site.scope.vocabulary.bindings, "asyncio.CancelledError"
-        )
+        reference, imports = qualified_reference(bindings, "asyncio.CancelledError")
         fix = reraise_at_end(site, exception_type=reference)
         return fix._replace(imports=imports) if fix is not None else None
+
+
+def in_timed_scope(try_site: TrySite) -> bool:
+    """A deadline on this code arrives as CancelledError here: inside a timeout block of the same
+    function, or in a function that the module runs under a deadline (deadlines.py)."""
+    function = try_site.scope.function
+    return try_site.in_timeout_block or (
+        function is not None and id(function) in try_site.context.timed_functions
+    )
+
+
+def body_has_own_timeout(try_site: TrySite) -> bool:
+    """The try body has a deadline of its own: a nested ``wait_for`` or timeout manager, or a
+    call with a ``timeout=``/``*_timeout=`` argument. Its TimeoutError can arrive here."""
+    vocabulary = try_site.scope.vocabulary
+    for node in descendants(try_site.node.body):
+        if not isinstance(node, cst.Call):
+            continue
+        if vocabulary.is_wait_for(node) or vocabulary.is_timeout_manager(node):
+            return True
+        for argument in node.args:
+            keyword = argument.keyword
+            if keyword is not None and (
+                keyword.value == "timeout" or keyword.value.endswith("_timeout")
+            ):
+                return True
+    return False

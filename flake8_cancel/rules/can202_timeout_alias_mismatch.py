@@ -1,11 +1,11 @@
-from flake8_cancel.engine import HandlerSite
-from flake8_cancel.registry import Rule, register
-from flake8_cancel.fixes import qualified_reference, rename_in_clause
-from flake8_cancel.names import BUILTIN_TIMEOUT_ERROR
-from flake8_cancel.rules.can201_timeout_caught_inside_timed_scope import (
-    TIMEOUT_HANDLER,
-    TIMEOUT_NAMED,
-)
+import libcst as cst
+
+from flake8_cancel.edits import qualified_reference, rename_in_clause
+from flake8_cancel.gate import TIMEOUT_HANDLER, TIMEOUT_NAMED
+from flake8_cancel.names import ASYNC_TIMEOUT_MANAGERS, BUILTIN_TIMEOUT_ERROR
+from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.sites import HandlerSite, TrySite
+from flake8_cancel.syntax import descendants
 
 # Python 3.11 made asyncio.TimeoutError an alias of the builtin TimeoutError.
 ALIASED_SINCE = (3, 11)
@@ -58,6 +58,13 @@ class TimeoutAliasMismatch(Rule):
     3.11+, so nothing changes there, and on older versions the handler starts catching what it was
     written for.
 
+    ## Not reported
+    - code for Python 3.11 or later (the target version), where the two names are one class;
+    - a `try` with another clause that catches `asyncio.TimeoutError`, `Exception`,
+      `BaseException` or everything;
+    - a `try` body that neither awaits `asyncio.wait_for(...)` nor enters an `async_timeout`
+      block.
+
     ## Known problems
     Only `asyncio.wait_for` and `async_timeout` are known to raise `asyncio.TimeoutError`. Other
     libraries that raise it (or subclasses of it) are not recognised.
@@ -66,7 +73,7 @@ class TimeoutAliasMismatch(Rule):
     code = "CAN202"
     slug = "timeout-alias-mismatch"
     message = "'except TimeoutError' does not catch asyncio.TimeoutError before Python 3.11; catch asyncio.TimeoutError"
-    fix = "safe"
+    fix_safety = FixSafety.SAFE
     gate = (r"wait_for|async_timeout", TIMEOUT_NAMED, TIMEOUT_HANDLER)
 
     @classmethod
@@ -75,19 +82,36 @@ class TimeoutAliasMismatch(Rule):
 
     def check_handler(self, site: HandlerSite) -> bool:
         try_site = site.try_site
-        if not self.applies_to(try_site.context.target_version) or not site.catch.builtin_timeout:
+        if not site.catch.builtin_timeout:
             return False
         if any(
             catch.asyncio_timeout or catch.exception or catch.catches_everything
             for catch in try_site.catches
         ):
             return False
-        return try_site.body_awaits_asyncio_timeout_source
+        return body_awaits_asyncio_timeout_source(try_site)
 
     def build_fix(self, site: HandlerSite, node=None):
         """Name ``asyncio.TimeoutError`` where the clause names the builtin ``TimeoutError``."""
-        bindings = site.try_site.scope.vocabulary.bindings
+        bindings = site.vocabulary.bindings
         reference, imports = qualified_reference(bindings, "asyncio.TimeoutError")
         return rename_in_clause(
             site, lambda node: BUILTIN_TIMEOUT_ERROR in bindings.resolve(node), reference, imports
         )
+
+
+def body_awaits_asyncio_timeout_source(try_site: TrySite) -> bool:
+    """The try body awaits ``asyncio.wait_for(...)`` or enters an ``async_timeout`` block: both
+    raise asyncio.TimeoutError, a class of its own before Python 3.11."""
+    vocabulary = try_site.scope.vocabulary
+    for node in descendants(try_site.node.body):
+        if isinstance(node, cst.Await) and vocabulary.is_wait_for(node.expression):
+            return True
+        if isinstance(node, cst.With) and node.asynchronous:
+            for item in node.items:
+                manager = item.item
+                if isinstance(manager, cst.Call) and vocabulary.bindings.resolves_to(
+                    manager.func, ASYNC_TIMEOUT_MANAGERS
+                ):
+                    return True
+    return False

@@ -9,7 +9,7 @@ only outside. A coroutine function of this module is *timed* when:
 - it is awaited inside a timeout block (``await f()`` under ``async with asyncio.timeout(...)``);
 - it is awaited from a timed function, transitively.
 
-The index is filled by the engine's single traversal (``record``), statement by statement, and
+The index is filled by the site walker's single traversal (``record``), statement by statement, and
 only for modules where a timeout rule could fire; nothing here walks the module on its own.
 """
 
@@ -35,7 +35,6 @@ class CallIndex:
         self._class_methods: Dict[int, Dict[str, FunctionNode]] = {}
         self.seeds: Set[int] = set()  # id() of functions timed directly
         self.awaits: Dict[int, Set[int]] = {}  # caller -> callees it awaits
-        self._nodes: Dict[int, FunctionNode] = {}
 
     def record(
         self,
@@ -70,19 +69,16 @@ class CallIndex:
         self, func: cst.BaseExpression, owner_class: Optional[cst.ClassDef]
     ) -> Optional[FunctionNode]:
         """The coroutine function of this module that ``func`` names, if any."""
-        found: Optional[FunctionNode] = None
         if isinstance(func, cst.Name):
-            found = self.module_functions.get(func.value)
-        elif (
+            return self.module_functions.get(func.value)
+        if (
             isinstance(func, cst.Attribute)
             and isinstance(func.value, cst.Name)
             and func.value.value in ("self", "cls")
             and owner_class is not None
         ):
-            found = self.methods(owner_class).get(func.attr.value)
-        if found is not None:
-            self._nodes[id(found)] = found
-        return found
+            return self.methods(owner_class).get(func.attr.value)
+        return None
 
     def methods(self, owner_class: cst.ClassDef) -> Dict[str, FunctionNode]:
         methods = self._class_methods.get(id(owner_class))

@@ -1,0 +1,203 @@
+"""Edit primitives and the fix builders that several rules share.
+
+A rule's fix builder returns a :class:`Fix`: edits keyed by an original node, each a function
+that rebuilds that node from its *updated* version (``updated.with_changes(...)``), plus any
+module to import. Builders never edit the tree; the fixer (fixer.py) applies what they return.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
+
+import libcst as cst
+
+from flake8_cancel.flow import Exit
+from flake8_cancel.names import Bindings
+from flake8_cancel.sites import HandlerSite
+
+JUMPS = frozenset({Exit.RETURN, Exit.BREAK, Exit.CONTINUE})
+
+Rebuild = Callable[[cst.CSTNode], cst.CSTNode]
+
+
+class Fix(NamedTuple):
+    edits: Tuple[Tuple[cst.CSTNode, Rebuild], ...]
+    imports: Tuple[str, ...] = ()  # modules the edits need imported, e.g. "asyncio"
+
+
+# -- primitives used by the rules' fix builders ----------------------------------------------------
+def qualified_reference(bindings: Bindings, qualified: str) -> Tuple[cst.BaseExpression, Tuple[str, ...]]:
+    """An expression for ``qualified`` (e.g. ``asyncio.CancelledError``) in the module's own words:
+    an imported alias of it, else its module's alias plus the attribute, else the full dotted
+    name with the import it needs."""
+    module, _, attribute = qualified.rpartition(".")
+    visible = list(bindings.visible_names())
+    for name, meanings in visible:
+        if qualified in meanings:
+            return cst.Name(name), ()
+    for name, meanings in visible:
+        if module in meanings:
+            return cst.Attribute(cst.Name(name), cst.Name(attribute)), ()
+    return cst.parse_expression(qualified), (module,)
+
+
+def append_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.BaseSuite:
+    """Put ``statement`` at the end of a block, replacing a lone ``pass`` or ``...``. A
+    placeholder with a comment (``pass  # ignore``) is kept: the comment describes it, not the new
+    statement. A one-line block (``except X: pass``) stays on one line when it can."""
+    simple = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+    if isinstance(body, cst.SimpleStatementSuite):
+        commented = body.trailing_whitespace.comment is not None
+        if simple and not commented:
+            small = statement.body[0]  # type: ignore[attr-defined]
+            if is_placeholder(body.body):
+                return body.with_changes(body=[small])
+            last = body.body[-1].with_changes(
+                semicolon=cst.Semicolon(whitespace_after=cst.SimpleWhitespace(" "))
+            )
+            return body.with_changes(body=[*body.body[:-1], last, small])
+        kept = cst.SimpleStatementLine(
+            body=list(body.body), trailing_whitespace=body.trailing_whitespace
+        )
+        lines = [] if is_placeholder(body.body) and not commented else [kept]
+        return cst.IndentedBlock(body=[*lines, statement])
+    assert isinstance(body, cst.IndentedBlock)
+    if len(body.body) == 1 and isinstance(body.body[0], cst.SimpleStatementLine):
+        only = body.body[0]
+        if is_placeholder(only.body) and only.trailing_whitespace.comment is None:
+            if simple:
+                return body.with_changes(body=[only.with_changes(body=statement.body)])  # type: ignore[attr-defined]
+            return body.with_changes(body=[statement])
+    return body.with_changes(body=[*body.body, statement])
+
+
+def is_placeholder(smalls: Sequence[cst.BaseSmallStatement]) -> bool:
+    """A lone ``pass`` or ``...``."""
+    if len(smalls) != 1:
+        return False
+    only = smalls[0]
+    return isinstance(only, cst.Pass) or (
+        isinstance(only, cst.Expr) and isinstance(only.value, cst.Ellipsis)
+    )
+
+
+def _is_bare_placeholder(statement: cst.CSTNode) -> bool:
+    """A lone ``pass`` or ``...`` with no comment before or after it."""
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and is_placeholder(statement.body)
+        and statement.trailing_whitespace.comment is None
+        and not any(line.comment is not None for line in statement.leading_lines)
+    )
+
+
+def prepend_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.BaseSuite:
+    """Put ``statement`` first in a block. A lone ``pass`` or ``...`` without a comment is
+    replaced; anything else (a commented placeholder included) stays, after it. A one-line block
+    (``except X: pass``) becomes an indented one."""
+    if isinstance(body, cst.SimpleStatementSuite):
+        kept = cst.SimpleStatementLine(
+            body=list(body.body), trailing_whitespace=body.trailing_whitespace
+        )
+        return cst.IndentedBlock(body=[statement, *([] if _is_bare_placeholder(kept) else [kept])])
+    assert isinstance(body, cst.IndentedBlock)
+    rest = list(body.body)
+    if len(rest) == 1 and _is_bare_placeholder(rest[0]):
+        rest = []
+    return body.with_changes(body=[statement, *rest])
+
+
+# -- fix builders shared by several rules -----------------------------------------------------------
+def reraise_at_end(
+    site: HandlerSite, exception_type: Optional[cst.BaseExpression] = None
+) -> Optional[Fix]:
+    """Re-raise at the end of the handler (replacing a lone ``pass``), when every path that
+    completes falls off its end. A swallowing ``return``, ``break`` or ``continue``, or a
+    deliberately sanctioned path (``uncancel()``, a ``cancelling()`` guard) that falls off the
+    end, means where to re-raise is a decision for a person: no fix.
+
+    A clause that catches only cancellation gets a bare ``raise``. One that also catches other
+    exceptions must keep swallowing those: with a bound name it gets
+    ``if isinstance(exc, asyncio.CancelledError): raise``; without one, no fix.
+    ``exception_type`` replaces what the clause catches (then a bare ``raise`` is right)."""
+    ends = site.paths.ends
+    if any(end.exit in JUMPS and not end.sanctioned for end in ends):
+        return None
+    falls_through = [end for end in ends if end.exit is Exit.FALLTHROUGH]
+    if not falls_through and exception_type is None:
+        return None
+    if any(end.sanctioned for end in falls_through):
+        return None
+    reraise: cst.BaseStatement = cst.SimpleStatementLine(body=[cst.Raise()])
+    imports: Tuple[str, ...] = ()
+    if exception_type is None and not site.catches_only_cancellation:
+        bound = site.bound_name
+        if bound is None:
+            return None
+        reference, imports = qualified_reference(site.vocabulary.bindings, "asyncio.CancelledError")
+        reraise = cst.If(
+            test=cst.Call(
+                func=cst.Name("isinstance"),
+                args=[cst.Arg(cst.Name(bound)), cst.Arg(reference)],
+            ),
+            body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Raise()])]),
+        )
+
+    def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
+        assert isinstance(handler, (cst.ExceptHandler, cst.ExceptStarHandler))
+        changes = {}
+        if falls_through:
+            changes["body"] = append_statement(handler.body, reraise)
+        if exception_type is not None:
+            changes["type"] = exception_type
+        return handler.with_changes(**changes)
+
+    return Fix(((site.node, rebuild),), imports)
+
+
+def rename_in_clause(
+    site: HandlerSite,
+    matches: Callable[[cst.BaseExpression], bool],
+    reference: cst.BaseExpression,
+    imports: Tuple[str, ...],
+) -> Optional[Fix]:
+    """Replace the exception names of the clause that ``matches`` by ``reference``: the whole
+    type, or just those elements of a tuple (the others stay caught)."""
+    written = site.node.type
+    if isinstance(written, cst.Tuple):
+        positions = [i for i, element in enumerate(written.elements) if matches(element.value)]
+        if not positions:
+            return None
+
+        def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
+            current = handler.type  # type: ignore[attr-defined]
+            elements = list(current.elements)
+            for i in positions:
+                elements[i] = elements[i].with_changes(value=reference)
+            return handler.with_changes(type=current.with_changes(elements=elements))
+
+    elif written is not None and matches(written):
+
+        def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
+            return handler.with_changes(type=reference)
+
+    else:
+        return None
+    return Fix(((site.node, rebuild),), imports)
+
+
+def insert_cancelled_clause(site: HandlerSite) -> Fix:
+    """Insert ``except asyncio.CancelledError: raise`` (``except*`` in an ``except*`` try) right
+    before the clause, in the module's own words for the name. All else stays caught."""
+    reference, imports = qualified_reference(site.vocabulary.bindings, "asyncio.CancelledError")
+    index = site.index
+    clause = cst.ExceptStarHandler if site.is_star else cst.ExceptHandler
+    reraise = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Raise()])])
+
+    def rebuild(try_node: cst.CSTNode) -> cst.CSTNode:
+        assert isinstance(try_node, (cst.Try, cst.TryStar))
+        handlers = list(try_node.handlers)
+        handlers.insert(index, clause(body=reraise, type=reference))  # type: ignore[arg-type]
+        return try_node.with_changes(handlers=handlers)
+
+    return Fix(((site.try_site.node, rebuild),), imports)

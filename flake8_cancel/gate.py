@@ -1,0 +1,90 @@
+"""The cheap gate: can this text hold a finding at all? A text search, run before any parse.
+
+A rule's gate is a regular expression that any file able to break the rule must match, or a
+tuple of them that must all match (each a plain search: no lookahead over the file). The
+patterns that several rules share are here, written once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterable, List, Pattern, Tuple, Union
+
+from flake8_cancel.names import last_names
+from flake8_cancel.settings import Settings
+
+GatePattern = Union[str, Tuple[str, ...]]
+
+# An `except` clause, or a tuple of exceptions, that names TimeoutError. A bounded window, not
+# `[^:]*`, because a comment inside a multi-line clause can hold a colon.
+TIMEOUT_HANDLER = r"except[\s\S]{0,200}?TimeoutError|=\s*\([^)]*TimeoutError"
+# Searched before TIMEOUT_HANDLER, which is tried at every `except` of the text.
+TIMEOUT_NAMED = r"TimeoutError"
+
+
+def cancellation_names(settings: Settings, *also: str) -> str:
+    """``CancelledError``, the configured cancellation exceptions' last names, and ``also``."""
+    return "|".join(["CancelledError", *also, *last_names(settings.extra_cancelled_names)])
+
+
+class Gate:
+    """Can this text hold a finding of these rules? A rule's gate is a pattern, or a tuple of
+    patterns that must all match.
+
+    Each pattern is searched on its own, and a pattern's top-level alternatives are split apart
+    (``CancelledError|BaseException`` is two searches): a pattern that starts with a literal is
+    found by a fast scan, while an alternation is tried branch by branch at every character.
+    Identical searches of several rules run once.
+    """
+
+    def __init__(self, patterns: Iterable[GatePattern]) -> None:
+        compiled: Dict[str, Pattern[str]] = {}
+
+        def search_for(pattern: str) -> Tuple[Pattern[str], ...]:
+            return tuple(
+                compiled.setdefault(part, re.compile(part)) for part in alternatives(pattern)
+            )
+
+        any_of: List[Pattern[str]] = []
+        self.all_of: List[Tuple[Tuple[Pattern[str], ...], ...]] = []
+        for pattern in patterns:
+            if isinstance(pattern, str):
+                any_of.extend(search_for(pattern))
+            else:
+                self.all_of.append(tuple(search_for(part) for part in pattern))
+        self.any_of = list(dict.fromkeys(any_of))  # one search for what several rules share
+
+    def search(self, source: str) -> bool:
+        if any(pattern.search(source) for pattern in self.any_of):
+            return True
+        return any(
+            all(any(p.search(source) for p in part) for part in parts) for parts in self.all_of
+        )
+
+
+def alternatives(pattern: str) -> List[str]:
+    """A pattern's top-level alternatives, each searchable alone; the pattern whole when it
+    has groups or inline flags (a backreference or ``(?m)`` does not survive the split)."""
+    if "(?" in pattern.replace("(?:", "") or re.compile(pattern).groups:
+        return [pattern]
+    parts, depth, in_class, start, index = [], 0, False, 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[index + 1 : index + 2] == "]":  # a "]" first in a class is literal
+                index += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:index])
+            start = index + 1
+        index += 1
+    parts.append(pattern[start:])
+    return parts

@@ -1,0 +1,501 @@
+"""The site model: the module, its scopes, and the ``try``/``except``/``with`` sites the rules judge.
+
+One walker (:func:`collect_sites`) visits the statements of a module once, scope by scope, pruned
+of everything else, and collects a :class:`TrySite` for every ``try`` and a :class:`WithSite` for
+every ``with`` in an async scope. The facts the rules ask about a site (what a clause catches,
+its paths, whether an earlier clause shields it...) are computed lazily, once, and shared by
+every rule. A fact that only one rule uses lives in that rule, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+
+import libcst as cst
+
+from flake8_cancel.deadlines import CallIndex, header_expressions
+from flake8_cancel.flow import HandlerPaths, analyze_handler
+from flake8_cancel.names import (
+    Bindings,
+    Catch,
+    Vocabulary,
+    collect_module_bindings,
+    never_returning_functions,
+    record_simple_statement,
+)
+from flake8_cancel.settings import Settings
+from flake8_cancel.syntax import (
+    NESTED_SCOPES,
+    BlockKind,
+    Handler,
+    Statement,
+    blocks,
+    bound_name,
+    children,
+    descendants,
+    dotted_name,
+    has_cancellation_point,
+    method_receiver,
+    small_statements,
+    statements,
+)
+
+TryNode = Union[cst.Try, cst.TryStar]
+ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
+_RUN_CALL = re.compile(r"\brun\(\s*([A-Za-z_]\w*)\s*\(")
+# Calls that decide what awaiting a task or future means afterwards.
+CANCELS = ("cancel",)
+COMPLETES = ("set_result", "set_exception")
+
+
+class ModuleContext:
+    """Facts about the whole module, each computed at most once and only when asked."""
+
+    def __init__(
+        self,
+        module: cst.Module,
+        source: str,
+        settings: Settings,
+        target_version: Tuple[int, int],
+        index_calls: bool,
+    ) -> None:
+        self.module = module
+        self.source = source
+        self.bindings = collect_module_bindings(module)
+        self.settings = settings
+        self.target_version = target_version
+        self.vocabulary = self.vocabulary_for(self.bindings)
+        # Filled by the walker, only where a timeout rule could fire.
+        self.call_index: Optional[CallIndex] = CallIndex(module) if index_calls else None
+
+    @cached_property
+    def timed_functions(self) -> Set[int]:
+        """id() of the coroutine functions whose code runs under a deadline (deadlines.py)."""
+        return self.call_index.timed_functions() if self.call_index is not None else set()
+
+    def vocabulary_for(self, bindings: Bindings) -> Vocabulary:
+        return Vocabulary(
+            bindings,
+            cancelled=self.settings.cancelled_names,
+            never_returning=self.settings.never_returning,
+            local_never_returning=self.local_never_returning,
+            suppressors=self.settings.suppressors,
+            timeout_managers=self.settings.timeout_managers,
+        )
+
+    @cached_property
+    def local_never_returning(self) -> frozenset:
+        return never_returning_functions(self.module, self.bindings)
+
+    @cached_property
+    def main_coroutines(self) -> frozenset:
+        """Module-level coroutine functions that this module runs with ``asyncio.run(f(...))``."""
+        candidates = set(_RUN_CALL.findall(self.source))
+        if not candidates:
+            return frozenset()
+        found = set()
+        for node in descendants(self.module, enter_nested_scopes=True):
+            if not (isinstance(node, cst.Call) and node.args):
+                continue
+            coroutine = node.args[0].value
+            if not (
+                isinstance(coroutine, cst.Call)
+                and isinstance(coroutine.func, cst.Name)
+                and coroutine.func.value in candidates
+            ):
+                continue
+            meanings = self.bindings.resolve(node.func)
+            # `import asyncio` inside `def main():` leaves `asyncio` unbound at module level.
+            if not meanings and dotted_name(node.func) == "asyncio.run":
+                meanings = frozenset({"asyncio.run"})
+            if not meanings.isdisjoint(ASYNCIO_RUN):
+                found.add(coroutine.func.value)
+        return frozenset(found)
+
+
+class Scope:
+    """The innermost function (or class, or the module) that statements belong to."""
+
+    __slots__ = (
+        "context", "function", "is_async", "parent", "vocabulary", "owner_class", "_own_bindings"
+    )
+
+    def __init__(
+        self,
+        context: ModuleContext,
+        function: Optional[cst.FunctionDef] = None,
+        is_async: bool = False,
+        parent: Optional["Scope"] = None,
+        owner_class: Optional[cst.ClassDef] = None,
+    ) -> None:
+        self.context = context
+        self.function = function
+        self.is_async = is_async
+        self.parent = parent
+        self.vocabulary = context.vocabulary if parent is None else parent.vocabulary
+        # The class that `self`/`cls` refer to here: the class itself for a class body, the
+        # enclosing class for a method and for functions nested in it.
+        self.owner_class = owner_class
+        self._own_bindings = False
+
+    @property
+    def is_module_level_function(self) -> bool:
+        return self.function is not None and self.parent is not None and self.parent.parent is None
+
+    @property
+    def in_main_coroutine(self) -> bool:
+        """In the coroutine that ``asyncio.run`` runs: nobody but the runner awaits it."""
+        return (
+            self.is_module_level_function
+            and self.function is not None
+            and self.function.name.value in self.context.main_coroutines
+        )
+
+    def record_imports(self, statement: Statement) -> None:
+        if not any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in small_statements(statement)):
+            return
+        if not self._own_bindings:
+            # First import in this function: give it bindings of its own, chained to the outer.
+            bindings = Bindings(parent=self.vocabulary.bindings)
+            self.vocabulary = self.context.vocabulary_for(bindings)
+            self._own_bindings = True
+        record_simple_statement(statement, self.vocabulary.bindings)
+
+
+def awaited_names(suite: cst.CSTNode, vocabulary: Vocabulary) -> Optional[Set[str]]:
+    """When every cancellation point in ``suite`` is ``await <name or attribute chain>`` (inside
+    timeout blocks at most), those names; otherwise None."""
+    names: Set[str] = set()
+    stack: List[cst.CSTNode] = list(children(suite))
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Await):
+            name = dotted_name(current.expression)
+            if name is None:
+                return None
+            names.add(name)
+            continue
+        if isinstance(current, cst.With) and current.asynchronous:
+            if not all(vocabulary.is_timeout_manager(item.item) for item in current.items):
+                return None
+            stack.extend(statements(current.body))
+            continue
+        if isinstance(current, (cst.For, cst.CompFor)) and current.asynchronous:
+            return None
+        if isinstance(current, NESTED_SCOPES) or isinstance(current, cst.GeneratorExp):
+            continue
+        stack.extend(children(current))
+    return names or None
+
+
+def awaits_only_prepared(
+    body: cst.CSTNode, stop: cst.CSTNode, scope: Scope, methods: Sequence[str]
+) -> bool:
+    """Does ``body`` await only names (or attribute chains) on which the function called one of
+    ``methods`` before reaching ``stop``? With CANCELS: the child-cancel idiom (``t.cancel()``,
+    then ``await t``). With COMPLETES: awaiting a future already done, which cannot suspend."""
+    awaited = awaited_names(body, scope.vocabulary)
+    if not awaited or scope.function is None:
+        return False
+    prepared = set()
+    for node in descendants(scope.function):  # in source order
+        if node is stop:
+            break
+        receiver = method_receiver(node, methods)
+        if receiver is not None:
+            prepared.add(dotted_name(receiver))
+    return awaited <= prepared
+
+
+class TrySite:
+    """One ``try`` statement in an async scope: what every handler of it shares."""
+
+    def __init__(
+        self, node: TryNode, scope: Scope, context: ModuleContext, in_timeout_block: bool
+    ) -> None:
+        self.node = node
+        self.scope = scope
+        self.context = context
+        self.in_timeout_block = in_timeout_block  # inside `async with asyncio.timeout()`, same function
+
+    @cached_property
+    def catches(self) -> List[Catch]:
+        return [self.scope.vocabulary.catch_of(handler.type) for handler in self.node.handlers]
+
+    @cached_property
+    def body_awaits(self) -> bool:
+        return has_cancellation_point(self.node.body)
+
+    @property
+    def catches_cancellation(self) -> bool:
+        """Some clause of this ``try`` catches the cancellation."""
+        return any(catch.catches_cancellation for catch in self.catches)
+
+
+class WithSite:
+    """One ``with`` statement in an async scope."""
+
+    def __init__(self, node: cst.With, scope: Scope, context: ModuleContext) -> None:
+        self.node = node
+        self.scope = scope
+        self.context = context
+
+    @cached_property
+    def suppression(self) -> Optional[Tuple[Catch, List[cst.BaseExpression]]]:
+        """What its suppressing context managers swallow, or None if none suppresses."""
+        return self.scope.vocabulary.suppression_of(self.node)
+
+    @cached_property
+    def body_awaits(self) -> bool:
+        return has_cancellation_point(self.node.body)
+
+    @cached_property
+    def awaits_cancelled_child(self) -> bool:
+        """``t.cancel()`` then ``with suppress(CancelledError): await t``."""
+        return awaits_only_prepared(self.node.body, self.node, self.scope, CANCELS)
+
+    @property
+    def in_main_coroutine(self) -> bool:
+        return self.scope.in_main_coroutine
+
+    def suppressing_items(self) -> List[cst.WithItem]:
+        vocabulary = self.scope.vocabulary
+        return [
+            item
+            for item in self.node.items
+            if isinstance(item.item, cst.Call)
+            and vocabulary.bindings.resolves_to(item.item.func, vocabulary.suppressors)
+        ]
+
+    def cancellation_suppressing_items(self) -> List[cst.WithItem]:
+        """The suppressors of this ``with`` (``contextlib.suppress`` in any spelling, or a
+        configured one) whose own arguments include cancellation: ``CancelledError`` in any
+        spelling (or a configured cancellation exception), or ``BaseException``."""
+        vocabulary = self.scope.vocabulary
+        return [
+            item
+            for item in self.suppressing_items()
+            if any(
+                vocabulary.catch_of(argument.value).catches_cancellation
+                for argument in item.item.args  # type: ignore[attr-defined]
+            )
+        ]
+
+
+# Where a `raise` sits inside a handler, as far as a bare `raise` there is concerned.
+class RaisePlace(NamedTuple):
+    node: cst.Raise
+    # DIRECT: a bare `raise` there re-raises the handler's exception; NESTED_HANDLER: it is in an
+    # inner `except` clause and re-raises the inner exception; NESTED_FINALLY: it is in an inner
+    # `finally` and re-raises whatever is in flight there.
+    where: str
+    # The innermost inner `try` and `except` clause of the handler around the raise, if any.
+    inner_try: Optional[TryNode]
+    inner_clause: Optional[Handler]
+
+
+DIRECT, NESTED_HANDLER, NESTED_FINALLY = "direct", "handler", "finally"
+
+
+def raises_in_handler(handler: Handler) -> Iterator[RaisePlace]:
+    """Every ``raise`` in the handler's body, not in nested scopes, and where it sits."""
+    Pending = Tuple[cst.CSTNode, str, Optional[TryNode], Optional[Handler]]
+    stack: List[Pending] = [(child, DIRECT, None, None) for child in children(handler.body)]
+    while stack:
+        node, where, inner_try, clause = stack.pop()
+        if isinstance(node, cst.Raise):
+            yield RaisePlace(node, where, inner_try, clause)
+            continue
+        if isinstance(node, NESTED_SCOPES):
+            continue
+        if isinstance(node, (cst.Try, cst.TryStar)):
+            for block_kind, suite, owner in blocks(node):
+                if block_kind is BlockKind.HANDLER:
+                    place: Tuple[str, Optional[TryNode], Optional[Handler]] = (
+                        NESTED_HANDLER, node, owner,  # type: ignore[assignment]
+                    )
+                elif block_kind is BlockKind.FINALLY:
+                    inside = where if where == NESTED_HANDLER else NESTED_FINALLY
+                    place = (inside, inner_try, clause)
+                else:
+                    place = (where, inner_try, clause)
+                stack.extend((child, *place) for child in children(suite))
+            continue
+        stack.extend((child, where, inner_try, clause) for child in children(node))
+
+
+class HandlerSite:
+    """One ``except`` clause, with the facts that the rules ask about it, computed lazily."""
+
+    def __init__(self, try_site: TrySite, index: int) -> None:
+        self.try_site = try_site
+        self.index = index
+        self.node: Handler = try_site.node.handlers[index]
+        self.catch = try_site.catches[index]
+
+    @property
+    def scope(self) -> Scope:
+        return self.try_site.scope
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.try_site.scope.vocabulary
+
+    @property
+    def is_star(self) -> bool:
+        return isinstance(self.node, cst.ExceptStarHandler)
+
+    @property
+    def bound_name(self) -> Optional[str]:
+        """The name the clause binds its exception to (``except X as name``), if any."""
+        return bound_name(self.node)
+
+    @cached_property
+    def catches_only_cancellation(self) -> bool:
+        """The clause names cancellation spellings only (so a bare ``raise`` added to it can
+        re-raise nothing else)."""
+        vocabulary = self.vocabulary
+        written = self.node.type
+        return written is not None and all(
+            vocabulary.is_cancelled_error(single)
+            for single in vocabulary.bindings.exception_types(written)
+        )
+
+    @cached_property
+    def shielded(self) -> bool:
+        """An earlier clause of the same try already catches cancellation: this one never sees it."""
+        return any(catch.catches_cancellation for catch in self.try_site.catches[: self.index])
+
+    @cached_property
+    def paths(self) -> HandlerPaths:
+        return analyze_handler(self.node, self.vocabulary)
+
+    @cached_property
+    def raises(self) -> List[RaisePlace]:
+        """Every ``raise`` statement of the handler, and where it sits."""
+        return list(raises_in_handler(self.node))
+
+    @property
+    def in_main_coroutine(self) -> bool:
+        """In the coroutine that ``asyncio.run`` runs: nobody but the runner awaits it."""
+        return self.scope.in_main_coroutine
+
+    @cached_property
+    def awaits_cancelled_child(self) -> bool:
+        """The child-cancel idiom: ``t.cancel()`` earlier in the function, then a try body that
+        only awaits ``t`` (the same name or attribute chain), optionally under a timeout block.
+        The handler then expects ``t``'s cancellation; CAN110 (opt-in) reports what it risks."""
+        return awaits_only_prepared(self.try_site.node.body, self.node, self.scope, CANCELS)
+
+    @cached_property
+    def defers_reraise(self) -> bool:
+        """The handler keeps the exception (``errors.append(exc)``, ``error = exc``) and the
+        function raises what it kept (``raise error``, ``raise errors[0]``): nothing is lost."""
+        bound = self.bound_name
+        if bound is None:
+            return False
+        kept = set()
+        for node in descendants(self.node):
+            receiver = method_receiver(node, ("append", "add", "put_nowait"))
+            if (
+                receiver is not None
+                and len(node.args) == 1  # type: ignore[attr-defined]
+                and isinstance(node.args[0].value, cst.Name)  # type: ignore[attr-defined]
+                and node.args[0].value.value == bound  # type: ignore[attr-defined]
+            ):
+                kept.add(dotted_name(receiver))
+            elif (
+                isinstance(node, cst.Assign)
+                and isinstance(node.value, cst.Name)
+                and node.value.value == bound
+            ):
+                kept.update(dotted_name(target.target) for target in node.targets)
+        kept.discard(None)
+        function = self.scope.function
+        if not kept or function is None:
+            return False
+        for node in descendants(function):
+            if isinstance(node, cst.Raise) and node.exc is not None:
+                raised = node.exc.value if isinstance(node.exc, cst.Subscript) else node.exc
+                if dotted_name(raised) in kept:
+                    return True
+        return False
+
+    @cached_property
+    def sees_cancellation(self) -> bool:
+        """The task's cancellation can arrive in the try body and reach this clause."""
+        return self.catch.catches_cancellation and not self.shielded and self.try_site.body_awaits
+
+    @cached_property
+    def swallows_cancellation(self) -> bool:
+        """Some path lets a cancellation that reached this clause end here, unsanctioned."""
+        return (
+            self.sees_cancellation
+            and bool(self.paths.swallowing)
+            and not self.in_main_coroutine
+            and not self.defers_reraise
+        )
+
+
+Site = Union[HandlerSite, TrySite, WithSite]
+
+
+class ModuleSites(NamedTuple):
+    context: ModuleContext
+    try_sites: List[TrySite]
+    with_sites: List[WithSite]
+
+    def handler_sites(self) -> Iterator[HandlerSite]:
+        for try_site in self.try_sites:
+            for index in range(len(try_site.node.handlers)):
+                yield HandlerSite(try_site, index)
+
+
+def collect_sites(context: ModuleContext) -> ModuleSites:
+    """The one traversal: the sites of every async scope of the module."""
+    collector = _SiteCollector(context)
+    collector.walk(context.module.body, Scope(context), False)
+    return ModuleSites(context, collector.try_sites, collector.with_sites)
+
+
+class _SiteCollector:
+    """Statements only, scope by scope, pruned of everything else."""
+
+    def __init__(self, context: ModuleContext) -> None:
+        self.context = context
+        self.try_sites: List[TrySite] = []
+        self.with_sites: List[WithSite] = []
+
+    def walk(self, block: Iterable[Statement], scope: Scope, in_timeout: bool) -> None:
+        index = self.context.call_index
+        for statement in block:
+            if index is not None:
+                index.record(
+                    header_expressions(statement), scope.function, scope.owner_class,
+                    in_timeout, scope.vocabulary,
+                )
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                if scope.function is not None:
+                    scope.record_imports(statement)
+                continue
+            inner, timed = scope, in_timeout
+            if isinstance(statement, cst.FunctionDef):
+                is_async = statement.asynchronous is not None
+                inner = Scope(self.context, statement, is_async, scope, scope.owner_class)
+                timed = False
+            elif isinstance(statement, cst.ClassDef):
+                inner = Scope(self.context, None, False, scope, statement)
+                timed = False
+            elif isinstance(statement, (cst.Try, cst.TryStar)) and scope.is_async:
+                self.try_sites.append(TrySite(statement, scope, self.context, in_timeout))
+            elif isinstance(statement, cst.With):
+                if scope.is_async:
+                    self.with_sites.append(WithSite(statement, scope, self.context))
+                timed = in_timeout or (
+                    statement.asynchronous is not None
+                    and any(scope.vocabulary.is_timeout_manager(i.item) for i in statement.items)
+                )
+            for block in blocks(statement):
+                self.walk(statements(block.suite), inner, timed)
