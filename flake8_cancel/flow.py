@@ -82,10 +82,6 @@ class HandlerPaths:
         self.ends: FrozenSet[PathEnd] = frozenset(ends)
 
     @property
-    def exits(self) -> FrozenSet[Exit]:
-        return frozenset(end.exit for end in self.ends)
-
-    @property
     def swallowing(self) -> List[PathEnd]:
         """Paths that complete without propagating, and are not sanctioned suppression."""
         return [e for e in self.ends if e.exit in SWALLOWING_EXITS and not e.sanctioned]
@@ -94,10 +90,6 @@ class HandlerPaths:
     def reraises(self) -> bool:
         """Some path lets the cancellation propagate."""
         return any(end.exit in PROPAGATING_EXITS for end in self.ends)
-
-    @property
-    def raises_other(self) -> bool:
-        return any(end.exit is Exit.RAISE_OTHER for end in self.ends)
 
     @property
     def every_path_reraises(self) -> bool:
@@ -459,7 +451,7 @@ def _certainly_caught(end: PathEnd, catches: Sequence[Catch], handled: Set[str])
     for catch in catches:
         if catch.catches_everything:
             return True
-        if exit in (Exit.RERAISE, Exit.RAISE_NEW_CANCELLED) and catch.cancelled:
+        if exit in (Exit.RERAISE, Exit.RAISE_NEW_CANCELLED) and catch.names_cancellation:
             return True
         if exit is Exit.RAISE_OTHER and catch.exception:
             return _raised_name(end.node) not in _NOT_EXCEPTIONS

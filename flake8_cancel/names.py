@@ -265,14 +265,14 @@ class Catch:
     """What an ``except`` clause (or a ``suppress(...)`` call) catches, as far as the rules care."""
 
     __slots__ = (
-        "bare", "base_exception", "cancelled", "exception", "timeout", "asyncio_timeout",
+        "bare", "base_exception", "names_cancellation", "exception", "timeout", "asyncio_timeout",
         "builtin_timeout", "futures_cancelled",
     )
 
     def __init__(self, bare: bool = False) -> None:
         self.bare = bare
         self.base_exception = False
-        self.cancelled = False  # names the cancellation exception explicitly
+        self.names_cancellation = False  # names the cancellation exception explicitly
         self.exception = False  # builtins.Exception
         self.timeout = False  # any spelling of TimeoutError
         self.asyncio_timeout = False  # asyncio.TimeoutError (its own class before 3.11)
@@ -285,7 +285,7 @@ class Catch:
 
     @property
     def catches_cancellation(self) -> bool:
-        return self.bare or self.base_exception or self.cancelled
+        return self.bare or self.base_exception or self.names_cancellation
 
     def __repr__(self) -> str:
         flags = [name for name in self.__slots__ if getattr(self, name)]
@@ -340,7 +340,7 @@ class Vocabulary:
             if "builtins.Exception" in meanings:
                 catch.exception = True
             if not meanings.isdisjoint(self.cancelled):
-                catch.cancelled = True
+                catch.names_cancellation = True
             if not meanings.isdisjoint(FUTURES_CANCELLED_ERROR):
                 catch.futures_cancelled = True
             if not meanings.isdisjoint(TIMEOUT_ERROR):

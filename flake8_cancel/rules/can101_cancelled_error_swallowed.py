@@ -103,7 +103,7 @@ class CancelledErrorSwallowed(Rule):
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (
-            site.catch.cancelled
+            site.catch.names_cancellation
             and site.swallows_cancellation
             and not site.paths.reraises
             and not site.awaits_cancelled_child

@@ -72,7 +72,7 @@ class CancelledErrorReraisePartial(Rule):
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (
-            site.catch.cancelled
+            site.catch.names_cancellation
             and site.swallows_cancellation
             and site.paths.reraises
             and not site.awaits_cancelled_child

@@ -77,7 +77,7 @@ class BaseExceptionSwallowsCancellation(Rule):
     def check_handler(self, site: HandlerSite) -> bool:
         return (
             site.catch.base_exception
-            and not site.catch.cancelled
+            and not site.catch.names_cancellation
             and not site.catch.bare
             and site.swallows_cancellation
         )

@@ -122,7 +122,7 @@ class ChildCancelSwallowsOwn(Rule):
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (
-            site.catch.cancelled
+            site.catch.names_cancellation
             and site.swallows_cancellation
             and site.awaits_cancelled_child
         )
