@@ -14,6 +14,12 @@ handlers and its ``finally`` can start from any state seen there; a ``finally`` 
 complete replaces every path through its ``try``), loops (``while True`` without ``break`` never
 falls through; other loops may run zero times) and ``with`` (which suppresses only when it is
 ``contextlib.suppress`` or a configured suppressor).
+
+A name that holds the caught exception (``error = exc``) re-raises it when raised; any other
+assignment to it ends that. Names are tracked per block, not per path: where branches meet
+again, a name keeps its meaning only if every branch that gets there agrees, otherwise raising it
+counts as raising another exception (a branch that binds it on one path only is rare, and one of
+its paths does raise something else).
 """
 
 from __future__ import annotations
@@ -121,6 +127,39 @@ class _Flow:
 RaiseMeanings = Dict[Optional[str], Exit]
 
 
+def _record_assignment(small: cst.BaseSmallStatement, meanings: RaiseMeanings) -> None:
+    """``error = exc`` (or ``self.error = exc``) makes raising ``error`` re-raise ``exc``; any
+    other assignment to ``error`` ends that, so ``raise error`` then raises something else."""
+    if isinstance(small, cst.Assign):
+        targets = [target.target for target in small.targets]
+        value: Optional[cst.BaseExpression] = small.value
+    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+        targets, value = [small.target], None
+    else:
+        return
+    meaning = meanings.get(value.value) if isinstance(value, cst.Name) else None
+    for target in targets:
+        alias = dotted_name(target)
+        if alias is None:
+            continue
+        if meaning is not None:
+            meanings[alias] = meaning
+        else:
+            meanings.pop(alias, None)
+
+
+def _join(meanings: RaiseMeanings, branches: Sequence[RaiseMeanings]) -> None:
+    """Where branches meet again, a name keeps its meaning only if every branch that gets there
+    agrees on it: on a path where it is something else, raising it is not a re-raise. Updates
+    ``meanings`` in place, for the statements that follow."""
+    if not branches:
+        return  # no branch completes: what follows is unreachable
+    first, *others = branches
+    agreed = {name: exit for name, exit in first.items() if all(o.get(name) is exit for o in others)}
+    meanings.clear()
+    meanings.update(agreed)
+
+
 def analyze_handler(handler: Handler, vocabulary: Vocabulary) -> HandlerPaths:
     meanings: RaiseMeanings = {None: Exit.RERAISE}
     bound = bound_name(handler)
@@ -184,15 +223,7 @@ class _Analyzer:
         for small in smalls:
             if calls_method(small, "uncancel"):
                 current = {True}
-            if (  # `error = exc` (or `self.error = exc`): raising `error` re-raises `exc`
-                isinstance(small, cst.Assign)
-                and isinstance(small.value, cst.Name)
-                and small.value.value in meanings
-            ):
-                for target in small.targets:
-                    alias = dotted_name(target.target)
-                    if alias is not None:
-                        meanings[alias] = meanings[small.value.value]
+            _record_assignment(small, meanings)
             exit: Optional[Exit] = None
             if isinstance(small, cst.Raise):
                 exit = self.raise_exit(small, meanings)
@@ -249,13 +280,22 @@ class _Analyzer:
             else_states = {True}
         elif narrowed is False:
             then_states = {True}
-        result = self.block(statements(node.body), then_states, loops, meanings)
+        then_meanings = dict(meanings)
+        result = self.block(statements(node.body), then_states, loops, then_meanings)
+        completing = [then_meanings] if result.fall else []
         if node.orelse is None:
             result.fall |= else_states
-        elif isinstance(node.orelse, cst.If):
-            result.merge(self.if_(node.orelse, else_states, loops, meanings))
+            completing.append(dict(meanings))
         else:
-            result.merge(self.block(statements(node.orelse.body), else_states, loops, meanings))
+            else_meanings = dict(meanings)
+            if isinstance(node.orelse, cst.If):
+                other = self.if_(node.orelse, else_states, loops, else_meanings)
+            else:
+                other = self.block(statements(node.orelse.body), else_states, loops, else_meanings)
+            if other.fall:
+                completing.append(else_meanings)
+            result.merge(other)
+        _join(meanings, completing)
         return result
 
     def isinstance_of_cancellation(self, test: cst.BaseExpression) -> Optional[bool]:
@@ -287,13 +327,20 @@ class _Analyzer:
     ) -> _Flow:
         result = _Flow()
         exhaustive = False
+        completing = []
         for case in node.cases:
-            result.merge(self.block(statements(case.body), states, loops, meanings))
+            case_meanings = dict(meanings)
+            flow = self.block(statements(case.body), states, loops, case_meanings)
+            if flow.fall:
+                completing.append(case_meanings)
+            result.merge(flow)
             if case.guard is None and _irrefutable(case.pattern):
                 exhaustive = True
                 break  # later cases are unreachable
         if not exhaustive:
             result.fall |= states
+            completing.append(dict(meanings))
+        _join(meanings, completing)
         return result
 
     # -- loops -----------------------------------------------------------------------------------
@@ -307,11 +354,13 @@ class _Analyzer:
         endless = isinstance(node, cst.While) and _always_true(node.test)
         entry = set(states)
         while True:  # at most two rounds: the state set only grows, and has two members
-            body = self.block(statements(node.body), entry, loops + 1, meanings)
+            body_meanings = dict(meanings)
+            body = self.block(statements(node.body), entry, loops + 1, body_meanings)
             grown = entry | body.fall | body.continues
             if grown == entry:
                 break
             entry = grown
+        _join(meanings, [dict(meanings), body_meanings])  # the body may run zero times
         result = _Flow()
         result.ends = body.ends
         finished = set() if endless else entry  # the condition turned false, or nothing to iterate
@@ -330,9 +379,13 @@ class _Analyzer:
         loops: int,
         meanings: RaiseMeanings,
     ) -> _Flow:
-        body = self.block(statements(node.body), states, loops, meanings)
-        # Any statement of the body may raise, so each handler may start in any state seen there.
+        body_meanings = dict(meanings)
+        body = self.block(statements(node.body), states, loops, body_meanings)
+        # Any statement of the body may raise, so each handler may start in any state seen there,
+        # and sees a name as the caught exception only if it was that before and after the body.
         handler_entry = set(states) | body.reached_states()
+        handler_meanings = {n: e for n, e in meanings.items() if body_meanings.get(n) is e}
+        completing = []
         catches = [self.vocabulary.catch_of(handler.type) for handler in node.handlers]
 
         result = _Flow()
@@ -341,7 +394,7 @@ class _Analyzer:
         handled = self.named_types(handler.type for handler in node.handlers)
         result.ends = {end for end in body.ends if not _certainly_caught(end, catches, handled)}
         for index, handler in enumerate(node.handlers):
-            inner = dict(meanings)
+            inner = dict(handler_meanings)
             # A bare raise in an inner handler re-raises the inner exception, not ours.
             reraised = receives_cancellation(catches, index)
             inner_raise = Exit.RERAISE if reraised else Exit.RAISE_OTHER
@@ -349,11 +402,24 @@ class _Analyzer:
             inner_bound = bound_name(handler)
             if inner_bound is not None:
                 inner[inner_bound] = inner_raise
-            result.merge(self.block(statements(handler.body), handler_entry, loops, inner))
+            flow = self.block(statements(handler.body), handler_entry, loops, inner)
+            # After the inner handler, a bare raise is ours again and its name is unbound.
+            inner[None] = meanings[None]
+            if inner_bound is not None:
+                inner.pop(inner_bound, None)
+            if flow.fall:
+                completing.append(inner)
+            result.merge(flow)
         if node.orelse is not None:
-            result.merge(self.block(statements(node.orelse.body), body.fall, loops, meanings))
+            orelse = self.block(statements(node.orelse.body), body.fall, loops, body_meanings)
+            if orelse.fall:
+                completing.append(body_meanings)
+            result.merge(orelse)
         else:
             result.fall |= body.fall
+            if body.fall:
+                completing.append(body_meanings)
+        _join(meanings, completing)
 
         if node.finalbody is None:
             return result

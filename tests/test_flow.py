@@ -805,3 +805,39 @@ def test_a_clause_after_a_cancelled_clause_never_re_raises_the_cancellation(clau
     # The earlier clause catches every cancellation: the later one re-raises something else.
     body = f"try:\n    log()\nexcept asyncio.CancelledError:\n    log()\n{clause}\n    raise"
     assert exits(body) == {FALLTHROUGH, OTHER}
+
+
+# -- names that hold the caught exception ----------------------------------------------------------
+def test_a_name_reassigned_after_holding_the_exception_raises_something_else():
+    body = "error = exc\nerror = ValueError('closed')\nraise error"
+    assert exits_of(paths_of(handler(body))) == {OTHER}
+
+
+def test_a_name_bound_in_one_branch_is_not_the_exception_in_its_sibling():
+    body = "if flag:\n    error = exc\nelse:\n    raise error"
+    assert exits_of(paths_of(handler(body))) == {FALLTHROUGH, OTHER}
+
+
+def test_a_name_every_branch_binds_to_the_exception_stays_it_after_the_branches():
+    body = "if flag:\n    error = exc\nelse:\n    error = exc\nraise error"
+    assert exits_of(paths_of(handler(body))) == {RERAISE}
+
+
+def test_a_name_only_some_branches_bind_counts_as_another_exception_after_them():
+    """flow.py's documented approximation: meanings are joined where branches meet (exactly,
+    the path through the branch re-raises and the other raises NameError)."""
+    body = "if flag:\n    error = exc\nraise error"
+    assert exits_of(paths_of(handler(body))) == {OTHER}
+
+
+def test_a_branch_that_leaves_does_not_decide_what_a_name_means_after_it():
+    body = "if flag:\n    error = ValueError()\n    raise error\nerror = exc\nraise error"
+    assert exits_of(paths_of(handler(body))) == {OTHER, RERAISE}
+
+
+def test_an_inner_handlers_name_counts_as_unbound_after_it():
+    """As above: the path through the inner handler unbinds ``error``, the other keeps it."""
+    body = (
+        "error = exc\ntry:\n    close()\nexcept OSError as error:\n    log(error)\nraise error"
+    )
+    assert exits_of(paths_of(handler(body))) == {OTHER}
