@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Type
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from flake8_cancel.syntax import physical_lines, small_statements, statements
+from flake8_cancel.syntax import BlockKind, blocks, physical_lines, small_statements, statements
 
 Position = Tuple[int, int]  # line (from 1), column (from 0, in characters)
 
@@ -35,7 +35,6 @@ _AST_TYPE_OF: Dict[Type[cst.CSTNode], Type[ast.AST]] = {
     cst.Continue: ast.Continue,
 }
 
-_TRY = (cst.Try, cst.TryStar) if hasattr(cst, "TryStar") else (cst.Try,)
 _AST_TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
 _AST_MATCH = (ast.Match,) if hasattr(ast, "Match") else ()
 
@@ -132,7 +131,7 @@ def _cst_order(module: cst.Module) -> Iterator[Tuple[str, cst.CSTNode]]:
                 yield STATEMENT, small
         elif isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)):
             yield HANDLER, node
-            stack.append(iter(_statements_of(node.body)))
+            stack.append(iter(statements(node.body)))
         elif isinstance(node, cst.WithItem):
             yield WITH_ITEM, node
         else:
@@ -140,38 +139,20 @@ def _cst_order(module: cst.Module) -> Iterator[Tuple[str, cst.CSTNode]]:
             stack.append(iter(_cst_parts(node)))
 
 
-def _statements_of(block: Optional[cst.CSTNode]) -> Sequence[cst.CSTNode]:
-    """The statements of a block, or of an ``else:`` or ``finally:`` one; none for no block."""
-    if block is None:
-        return ()
-    if isinstance(block, (cst.Else, cst.Finally)):
-        block = block.body
-    return statements(block)  # type: ignore[arg-type]
-
-
 def _cst_parts(statement: cst.CSTNode) -> List[cst.CSTNode]:
-    """What a compound statement holds after its keyword, in source order: ``with`` items,
-    then the statements of its blocks, ``except`` clauses among them."""
-    if isinstance(statement, cst.With):
-        return [*statement.items, *_statements_of(statement.body)]
-    if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-        return list(_statements_of(statement.body))
-    if isinstance(statement, (cst.For, cst.While)):
-        return [*_statements_of(statement.body), *_statements_of(statement.orelse)]
-    if isinstance(statement, cst.If):
-        # elif is a statement of its own, as in ast
-        rest = [statement.orelse] if isinstance(statement.orelse, cst.If) else _statements_of(statement.orelse)
-        return [*_statements_of(statement.body), *rest]
-    if isinstance(statement, _TRY):
-        return [
-            *_statements_of(statement.body),
-            *statement.handlers,
-            *_statements_of(statement.orelse),
-            *_statements_of(statement.finalbody),
-        ]
-    if isinstance(statement, cst.Match):
-        return [node for case in statement.cases for node in _statements_of(case.body)]
-    return []
+    """What a compound statement holds after its keyword, in source order and shaped as in
+    ``ast``: ``with`` items, then the statements of its blocks, ``except`` clauses among them;
+    an ``elif`` is a statement of its own, holding the rest of the chain."""
+    parts: List[cst.CSTNode] = list(statement.items) if isinstance(statement, cst.With) else []
+    for block_kind, suite, owner in blocks(statement):
+        if block_kind is BlockKind.HANDLER:
+            parts.append(owner)
+        elif block_kind is BlockKind.ALTERNATIVE and isinstance(owner, cst.If):
+            parts.append(owner)
+            break
+        else:
+            parts.extend(statements(suite))
+    return parts
 
 
 def _ast_order(tree: ast.AST) -> Iterator[Tuple[str, ast.AST]]:

@@ -115,9 +115,9 @@ def _sarif(reported: Sequence[Reported]) -> str:
 
 
 def _uri(path: str) -> str:
-    """A relative path stays relative (GitHub resolves it against the checkout)."""
-    normalized = os.path.normpath(path).replace(os.sep, "/")
-    return normalized[2:] if normalized.startswith("./") else normalized
+    """A relative path stays relative (GitHub resolves it against the checkout); normpath also
+    drops a leading ``./``."""
+    return os.path.normpath(path).replace(os.sep, "/")
 
 
 RENDERERS: Dict[str, Callable[[Sequence[Reported]], str]] = {
