@@ -12,21 +12,20 @@ import argparse
 import difflib
 import multiprocessing
 import os
-import re
 import stat
 import sys
 import time
 from typing import Counter, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from flake8_cancel import __version__
-from flake8_cancel.config import Overrides, RunConfig, config_for, group_by_config
+from flake8_cancel.config import Overrides, RunConfig, check_codes, config_for, group_by_config
 from flake8_cancel.engine import Engine, Statistics
 from flake8_cancel.fixer import FileChanged, fix_availability, fix_bytes, write_atomically
 from flake8_cancel.noqa import file_is_exempt, is_silenced
+from flake8_cancel.options import OPTIONS
 from flake8_cancel.reporting import FORMATS, Reported, render, rules_listing
 from flake8_cancel.rules import all_rules, rule_for
-from flake8_cancel.selection import enabled_rules
-from flake8_cancel.settings import ConfigurationError, parse_name_list, parse_target_version
+from flake8_cancel.settings import ConfigurationError
 from flake8_cancel.source import UncheckableFile, decode_source
 from flake8_cancel.syntax import physical_lines
 
@@ -135,9 +134,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or directories (default: .); - reads standard input")
     parser.add_argument("--version", action="version", version=f"flake8-cancel {__version__}")
-    parser.add_argument("--select", help="comma-separated code prefixes to check (default: CAN)")
-    parser.add_argument("--ignore", help="comma-separated code prefixes to skip")
-    parser.add_argument("--extend-select", help="code prefixes to check in addition, e.g. CAN110")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="how findings are printed (default: text, as flake8)")
     parser.add_argument("--jobs", "-j", type=_positive, default=os.cpu_count() or 1,
@@ -157,51 +153,34 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --fix or --diff, also apply fixes that may change behaviour")
     parser.add_argument("--exit-non-zero-on-fix", action="store_true",
                         help="with --fix, exit 1 when anything was fixed")
-    parser.add_argument("--target-version", help="Python version the code runs on, e.g. 3.10 "
-                        "(default: [tool.flake8-cancel] target-version or requires-python of "
-                        "the nearest pyproject.toml, else 3.11)")
-    parser.add_argument("--cancelled-names", action="append",
-                        help="extra exceptions that mean cancellation, e.g. trio.Cancelled")
-    parser.add_argument("--never-returning", action="append",
-                        help="extra functions that never return")
-    parser.add_argument("--suppressors", action="append",
-                        help="extra context managers that suppress exceptions")
-    parser.add_argument("--timeout-managers", action="append",
-                        help="extra context managers that set a deadline")
-    parser.add_argument("--cleanup-methods", action="append",
-                        help="extra methods that release a resource (CAN111)")
+    configuration = parser.add_argument_group(
+        "configuration",
+        "each overrides its key in [tool.flake8-cancel] of the nearest pyproject.toml; a list is "
+        "comma-separated",
+    )
+    for option in OPTIONS:
+        configuration.add_argument(
+            option.flag,
+            type=option.kind.argument_type,
+            action="extend" if option.kind.repeatable else "store",
+            metavar=option.kind.metavar,
+            help=f"{option.help} (default: {option.shown_default})",
+        )
     return parser
 
 
-NAME_FLAGS = {
-    "cancelled_names": "extra_cancelled_names",
-    "never_returning": "extra_never_returning",
-    "suppressors": "extra_suppressors",
-    "timeout_managers": "extra_timeout_managers",
-    "cleanup_methods": "extra_cleanup_methods",
-}
-
-
 def _overrides(options: argparse.Namespace) -> Overrides:
-    names = {
-        field: parse_name_list(getattr(options, flag))
-        for flag, field in NAME_FLAGS.items()
-        if getattr(options, flag) is not None
-    }
-    overrides = Overrides(
-        select=_codes(options.select),
-        ignore=_codes(options.ignore),
-        extend_select=_codes(options.extend_select),
-        target_version=parse_target_version(options.target_version)
-        if options.target_version
-        else None,
-        names=names,
-    )
-    # Check the codes now, so that a typo is a usage error even before any file is read.
-    enabled_rules(
-        select=overrides.select, ignore=overrides.ignore or (),
-        extend_select=overrides.extend_select or (),
-    )
+    overrides: Overrides = {}
+    for option in OPTIONS:
+        value = getattr(options, option.key.replace("-", "_"))
+        if value is None:
+            continue
+        # Check the codes now, so that a typo is a usage error even before any file is read.
+        try:
+            check_codes(option, value)
+        except ValueError as problem:
+            raise ValueError(f"{option.flag}: {problem}") from None
+        overrides[option.key] = tuple(value) if option.kind.repeatable else value
     return overrides
 
 
@@ -210,12 +189,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
-
-
-def _codes(text: Optional[str]) -> Optional[List[str]]:
-    if text is None:
-        return None
-    return [code.strip().upper() for code in re.split(r"[,\s]+", text) if code.strip()]
 
 
 def _explain(code: str) -> int:

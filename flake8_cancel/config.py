@@ -10,39 +10,15 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Sequence, Tuple
 
+from flake8_cancel.options import CODES, CODES_BY_PATTERN, OPTIONS, OPTIONS_BY_KEY, Option
 from flake8_cancel.selection import enabled_rules
-from flake8_cancel.settings import (
-    ConfigurationError,
-    Settings,
-    nearest_pyproject,
-    parse_name_list,
-    parse_target_version,
-)
+from flake8_cancel.settings import ConfigurationError, Settings, nearest_pyproject
 
-NAME_LISTS = {
-    # key in [tool.flake8-cancel] -> Settings field
-    "cancelled-names": "extra_cancelled_names",
-    "never-returning": "extra_never_returning",
-    "suppressors": "extra_suppressors",
-    "timeout-managers": "extra_timeout_managers",
-    "cleanup-methods": "extra_cleanup_methods",
-}
-CODE_LISTS = ("select", "ignore", "extend-select")
-KNOWN_KEYS = frozenset(
-    {*NAME_LISTS, *CODE_LISTS, "exclude", "per-file-ignores", "target-version"}
-)
-
-
-class Overrides(NamedTuple):
-    """What the command line says; None where it says nothing (the file, or the default, holds)."""
-
-    select: Optional[List[str]] = None
-    ignore: Optional[List[str]] = None
-    extend_select: Optional[List[str]] = None
-    target_version: Optional[Tuple[int, int]] = None
-    names: Dict[str, Tuple[str, ...]] = {}  # Settings field -> names, for the flags given
+# What the command line says: option key -> value, for the flags given (for the other options
+# the file, or the default, holds).
+Overrides = Dict[str, Any]
 
 
 class RunConfig(NamedTuple):
@@ -89,80 +65,44 @@ def config_for(path: str, overrides: Overrides) -> RunConfig:
     return build_config(table, os.path.dirname(pyproject), pyproject, overrides)
 
 
+def check_codes(option: Option, value: Any) -> None:
+    """Every code prefix in ``value`` matches a rule; else ValueError naming it and the codes.
+    (The table's parsers cannot check this: they sit below the rules.)"""
+    codes: Iterable[str] = ()
+    if option.kind is CODES:
+        codes = value
+    elif option.kind is CODES_BY_PATTERN:
+        codes = [code for _, listed in value for code in listed]
+    enabled_rules(ignore=tuple(codes))
+
+
 def build_config(
     table: Dict[str, Any], root: str, source: str, overrides: Overrides
 ) -> RunConfig:
-    def error(key: str, message: str) -> ConfigurationError:
-        return ConfigurationError(f"{source}: [tool.flake8-cancel] {key}: {message}")
-
-    unknown = sorted(set(table) - KNOWN_KEYS)
-    if unknown:
-        raise error(unknown[0], f"unknown key (known: {', '.join(sorted(KNOWN_KEYS))})")
-
-    def strings(key: str) -> Optional[List[str]]:
-        value = table.get(key)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise error(key, f"expected a list of strings, got {value!r}")
-        return value
-
-    codes = {}
-    for key in CODE_LISTS:
-        value = strings(key)
-        codes[key] = None if value is None else [code.strip().upper() for code in value]
-
-    target_version: Optional[Tuple[int, int]] = overrides.target_version
-    if target_version is None and "target-version" in table:
+    values: Dict[str, Any] = {}
+    for key, value in table.items():
+        option = OPTIONS_BY_KEY.get(key)
         try:
-            target_version = parse_target_version(str(table["target-version"]))
+            if option is None:
+                raise ValueError(f"unknown key (known: {', '.join(sorted(OPTIONS_BY_KEY))})")
+            values[key] = option.kind.parse(value)
+            check_codes(option, values[key])
         except ValueError as problem:
-            raise error("target-version", str(problem)) from None
-
-    names: Dict[str, Tuple[str, ...]] = {}
-    for key, field in NAME_LISTS.items():
-        value = strings(key)
-        try:
-            names[field] = parse_name_list(value or ())
-        except ValueError as problem:
-            raise error(key, str(problem)) from None
-    names.update(overrides.names)
-
-    per_file: List[Tuple[str, Tuple[str, ...]]] = []
-    raw = table.get("per-file-ignores", {})
-    if not isinstance(raw, dict):
-        raise error("per-file-ignores", 'expected a table such as { "tests/*" = ["CAN101"] }')
-    for pattern, listed in raw.items():
-        if isinstance(listed, str):
-            listed = [listed]
-        if not isinstance(listed, list) or not all(isinstance(code, str) for code in listed):
-            raise error("per-file-ignores", f"{pattern!r}: expected a list of codes")
-        per_file.append((pattern, tuple(code.strip().upper() for code in listed)))
-
-    try:
-        rules = enabled_rules(
-            select=overrides.select if overrides.select is not None else codes["select"],
-            ignore=overrides.ignore if overrides.ignore is not None else (codes["ignore"] or ()),
-            extend_select=(
-                overrides.extend_select
-                if overrides.extend_select is not None
-                else (codes["extend-select"] or ())
-            ),
-        )
-        for _, listed in per_file:
-            enabled_rules(ignore=listed)  # the same check of each code
-    except ValueError as problem:
-        raise ConfigurationError(f"{source}: [tool.flake8-cancel]: {problem}") from None
-
-    settings = Settings(target_version=target_version, **names)
+            raise ConfigurationError(f"{source}: [tool.flake8-cancel] {key}: {problem}") from None
+    values.update(overrides)
+    chosen = {option.key: values.get(option.key, option.default) for option in OPTIONS}
+    rules = enabled_rules(
+        select=chosen["select"], ignore=chosen["ignore"], extend_select=chosen["extend-select"]
+    )
     return RunConfig(
-        settings=settings,
+        settings=Settings(
+            **{option.settings_field: chosen[option.key] for option in OPTIONS
+               if option.settings_field}
+        ),
         codes=tuple(rule.code for rule in rules),
         root=root,
-        exclude=tuple(strings("exclude") or ()),
-        per_file_ignores=tuple(per_file),
+        exclude=chosen["exclude"],
+        per_file_ignores=chosen["per-file-ignores"],
     )
 
 

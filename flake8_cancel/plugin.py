@@ -10,22 +10,20 @@ import argparse
 import ast
 import logging
 import sys
-from typing import Any, ClassVar, Iterator, List, Sequence, Tuple, Type
+from typing import Any, ClassVar, Iterator, Sequence, Tuple, Type
 
 from flake8_cancel import __version__
 from flake8_cancel.engine import Engine
+from flake8_cancel.options import SETTINGS_OPTIONS, Option
 from flake8_cancel.rules import all_rules
-from flake8_cancel.settings import ConfigurationError, Settings, parse_name_list, parse_target_version
+from flake8_cancel.settings import ConfigurationError, Settings
 from flake8_cancel.source import UncheckableFile
 
 LOG = logging.getLogger(__name__)
 
 
-def _target_version(text: str) -> Tuple[int, int]:
-    try:
-        return parse_target_version(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"--cancel-target-version: {error}") from None
+def _dest(option: Option) -> str:
+    return option.flake8_flag[2:].replace("-", "_")
 
 
 class Plugin:
@@ -40,27 +38,17 @@ class Plugin:
 
     @staticmethod
     def add_options(manager: Any) -> None:
-        manager.add_option(
-            "--cancel-target-version",
-            parse_from_config=True,
-            type=_target_version,
-            default=None,
-            help="Python version the checked code runs on, e.g. 3.10 (default: the project's "
-            "requires-python, else 3.11)",
-        )
-        for option, help_text in (
-            ("--cancel-cancelled-names", "extra exceptions that mean cancellation, e.g. trio.Cancelled"),
-            ("--cancel-never-returning", "extra functions that never return, e.g. mypkg.fail"),
-            ("--cancel-suppressors", "extra context managers that suppress exceptions"),
-            ("--cancel-timeout-managers", "extra context managers that set a deadline"),
-            ("--cancel-cleanup-methods", "extra methods that release a resource (CAN111)"),
-        ):
+        # flake8 runs a value from its configuration files through `type` too, so a value is
+        # read and checked the same way on its command line and in its configuration.
+        for option in SETTINGS_OPTIONS:
             manager.add_option(
-                option,
+                option.flake8_flag,
+                dest=_dest(option),
                 parse_from_config=True,
-                comma_separated_list=True,
-                default=[],
-                help=help_text,
+                type=option.kind.argument_type,
+                default=option.default,
+                metavar=option.kind.metavar,
+                help=f"{option.help} (default: {option.shown_default})",
             )
         off_by_default = [rule.code for rule in all_rules() if not rule.default_enabled]
         if off_by_default:
@@ -68,21 +56,9 @@ class Plugin:
 
     @classmethod
     def parse_options(cls, options: argparse.Namespace) -> None:
-        def names(option: str, values: List[str]) -> Tuple[str, ...]:
-            try:
-                return parse_name_list(values)
-            except ValueError as error:
-                raise SystemExit(f"flake8-cancel: {option}: {error}") from None
-
         settings = Settings(
-            target_version=options.cancel_target_version,
-            extra_cancelled_names=names("--cancel-cancelled-names", options.cancel_cancelled_names),
-            extra_never_returning=names("--cancel-never-returning", options.cancel_never_returning),
-            extra_suppressors=names("--cancel-suppressors", options.cancel_suppressors),
-            extra_timeout_managers=names(
-                "--cancel-timeout-managers", options.cancel_timeout_managers
-            ),
-            extra_cleanup_methods=names("--cancel-cleanup-methods", options.cancel_cleanup_methods),
+            **{option.settings_field: getattr(options, _dest(option))
+               for option in SETTINGS_OPTIONS}
         )
         # flake8 drops extend_default_ignore once a user sets `ignore`, and lets any explicit
         # `select` (even just `CAN`) beat it: an opt-in rule runs only when named in full.

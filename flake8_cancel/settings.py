@@ -6,7 +6,7 @@ import os
 import re
 import sys
 from functools import lru_cache
-from typing import Any, Dict, FrozenSet, Iterable, NamedTuple, Optional, Tuple
+from typing import Any, Dict, FrozenSet, NamedTuple, Optional, Tuple
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,25 +57,18 @@ class Settings(NamedTuple):
         return names.SUPPRESSORS | frozenset(self.extra_suppressors)
 
 
-def parse_target_version(text: str) -> Tuple[int, int]:
-    """``3.9``, ``3.10``, ``py39`` or ``py310`` -> (3, minor); ValueError with a clear reason."""
-    match = _VERSION.fullmatch(text.strip().lower())
+def parse_target_version(value: object) -> Tuple[int, int]:
+    """``"3.9"``, ``"3.10"``, ``"py39"`` or ``"py310"`` -> (3, minor); ValueError with a clear
+    reason. A TOML number is refused: ``3.10`` reads as 3.1."""
+    if not isinstance(value, str):
+        raise ValueError(
+            f"target version {value!r} must be a string such as \"3.10\" or \"py310\" "
+            "(TOML reads 3.10 unquoted as the number 3.1)"
+        )
+    match = _VERSION.fullmatch(value.strip().lower())
     if not match:
-        raise ValueError(f"target version {text!r} is not of the form 3.X or py3X (e.g. 3.10)")
+        raise ValueError(f"target version {value!r} is not of the form 3.X or py3X (e.g. 3.10)")
     return (3, int(match.group(1)))
-
-
-def parse_name_list(values: Iterable[str]) -> Tuple[str, ...]:
-    """Comma- or space-separated dotted names, each checked."""
-    result = []
-    for value in values:
-        for name in re.split(r"[,\s]+", value.strip()):
-            if not name:
-                continue
-            if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", name):
-                raise ValueError(f"{name!r} is not a dotted name such as 'trio.Cancelled'")
-            result.append(name)
-    return tuple(result)
 
 
 class ConfigurationError(ValueError):
@@ -101,7 +94,7 @@ def project_target_version(path: str) -> Optional[Tuple[int, int]]:
     tool = data.get("tool", {}).get("flake8-cancel", {})
     if "target-version" in tool:
         try:
-            return parse_target_version(str(tool["target-version"]))
+            return parse_target_version(tool["target-version"])
         except ValueError as error:
             raise ConfigurationError(
                 f"{pyproject}: [tool.flake8-cancel] target-version: {error}"
