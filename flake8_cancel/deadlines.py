@@ -107,12 +107,20 @@ def header_expressions(statement: cst.CSTNode) -> List[cst.CSTNode]:
     """The expressions a statement evaluates itself, not those of the blocks it holds."""
     if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
         return list(statement.body)
-    if isinstance(statement, (cst.If, cst.While)):
+    if isinstance(statement, cst.If):
+        tests: List[cst.CSTNode] = []
+        branch: Optional[cst.CSTNode] = statement
+        while isinstance(branch, cst.If):  # an elif's test runs where the if's does
+            tests.append(branch.test)
+            branch = branch.orelse
+        return tests
+    if isinstance(statement, cst.While):
         return [statement.test]
     if isinstance(statement, cst.For):
         return [statement.iter]
     if isinstance(statement, cst.With):
         return [item.item for item in statement.items]
     if isinstance(statement, cst.Match):
-        return [statement.subject]
+        guards = [case.guard for case in statement.cases if case.guard is not None]
+        return [statement.subject, *guards]
     return []

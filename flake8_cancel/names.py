@@ -129,7 +129,15 @@ class Bindings:
                     self._bind(top, frozenset({top}), fallback)
         elif isinstance(node, cst.ImportFrom):
             if node.relative or node.module is None:
-                return  # a relative import is this project's own code: unknown meaning
+                # This project's own code: what the names mean is unknown, but they are bound
+                # (`from .compat import TimeoutError` is no longer the builtin).
+                if not isinstance(node.names, cst.ImportStar):
+                    for alias in node.names:
+                        local = alias.asname.name if alias.asname is not None else alias.name
+                        name = dotted_name(local)
+                        if name is not None:
+                            self._bind(name, NOTHING, fallback)
+                return
             module = _import_target(node.module)
             if isinstance(node.names, cst.ImportStar):
                 self._star_modules += (module,)
@@ -141,14 +149,22 @@ class Bindings:
                     local = dotted_name(alias.asname.name) or imported  # type: ignore[arg-type]
                 self._bind(local, frozenset({f"{module}.{imported}"}), fallback)
 
-    def add_alias(self, name: str, value: cst.BaseExpression) -> None:
-        """Record ``name = value`` when value is a dotted name or a tuple of them."""
+    def add_alias(self, name: str, value: cst.BaseExpression, fallback: bool = False) -> None:
+        """Record ``name = value``: a dotted name or a tuple of them gives ``name`` their meaning,
+        anything else leaves it none. In a fallback branch (``else:`` of a version check,
+        ``except ImportError:``) the meanings add up instead."""
         if isinstance(value, cst.Tuple):
-            self._tuples[name] = tuple(element.value for element in value.elements)
+            elements = tuple(element.value for element in value.elements)
+            if fallback and name in self._tuples:
+                elements = self._tuples[name] + elements
+            self._tuples[name] = elements
+            if not fallback:
+                self._names.pop(name, None)  # the tuple replaces an imported name
             return
-        meanings = self.resolve(value)
-        if meanings:
-            self._names[name] = meanings
+        if not fallback:
+            self._tuples.pop(name, None)
+        known = isinstance(value, (cst.Name, cst.Attribute))
+        self._bind(name, self.resolve(value) if known else NOTHING, fallback)
 
     # -- lookup ------------------------------------------------------------------------------
     def _lookup(self, name: str) -> Optional[QualifiedNames]:
@@ -256,9 +272,8 @@ def record_simple_statement(
             isinstance(small, cst.Assign)
             and len(small.targets) == 1
             and isinstance(small.targets[0].target, cst.Name)
-            and isinstance(small.value, (cst.Name, cst.Attribute, cst.Tuple))
         ):
-            bindings.add_alias(small.targets[0].target.value, small.value)
+            bindings.add_alias(small.targets[0].target.value, small.value, fallback)
 
 
 class Catch:

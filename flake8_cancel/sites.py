@@ -34,6 +34,7 @@ from flake8_cancel.syntax import (
     blocks,
     bound_name,
     children,
+    children_run_here,
     descendants,
     dotted_name,
     has_cancellation_point,
@@ -184,9 +185,7 @@ def awaited_names(suite: cst.CSTNode, vocabulary: Vocabulary) -> Optional[Set[st
             continue
         if isinstance(current, (cst.For, cst.CompFor)) and current.asynchronous:
             return None
-        if isinstance(current, NESTED_SCOPES) or isinstance(current, cst.GeneratorExp):
-            continue
-        stack.extend(children(current))
+        stack.extend(children_run_here(current))
     return names or None
 
 

@@ -96,23 +96,35 @@ def descendants(node: cst.CSTNode, enter_nested_scopes: bool = False) -> Iterato
         stack.extend(grandchildren)
 
 
+def children_run_here(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+    """The children of ``node`` whose code runs when ``node`` runs, in the same scope: none for
+    a nested ``def``, ``lambda`` or ``class`` (their bodies run later, elsewhere), and only the
+    first iterable of a generator expression, which Python evaluates at once; the rest of it
+    runs when the generator is iterated. (Default values and decorators of a nested scope also
+    run at once; they are passed over, as code that awaits there is rare.)"""
+    if isinstance(node, NESTED_SCOPES):
+        return ()
+    if isinstance(node, cst.GeneratorExp):
+        return (node.for_in.iter,)
+    return children(node)
+
+
 def has_cancellation_point(suite: cst.CSTNode) -> bool:
     """Does this code await, outside nested scopes? (``await``, ``async for``, ``async with``)
 
-    An ``await`` inside a generator expression only builds an async generator; it does not
-    suspend the current task, so it is not a cancellation point here.
+    An ``await`` inside a generator expression (after its first iterable) only builds an async
+    generator; it does not suspend the current task, so it is not a cancellation point here.
     """
     stack: List[cst.CSTNode] = list(children(suite))
     while stack:
         current = stack.pop()
         if isinstance(current, cst.Await):
             return True
-        # An async comprehension runs in place (generator expressions are skipped below).
+        # An async comprehension runs in place (a generator expression's does not, see
+        # children_run_here).
         if isinstance(current, (cst.For, cst.With, cst.CompFor)) and current.asynchronous:
             return True
-        if isinstance(current, NESTED_SCOPES) or isinstance(current, cst.GeneratorExp):
-            continue
-        stack.extend(children(current))
+        stack.extend(children_run_here(current))
     return False
 
 

@@ -575,12 +575,17 @@ def test_the_header_of_a_one_line_suite_is_its_small_statements():
     "source, expected",
     [
         ("if await ready():\n    body()\nelse:\n    other()\n", ["await ready()"]),
+        ("if a():\n    x()\nelif await b():\n    y()\nelif c():\n    z()\n", ["a()", "await b()", "c()"]),
         ("while await more():\n    body()\n", ["await more()"]),
         ("for item in await items():\n    body(item)\n", ["await items()"]),
         ("async for item in stream(x):\n    body(item)\n", ["stream(x)"]),
         ("with open(a) as f, lock:\n    body()\n", ["open(a)", "lock"]),
         ("async with asyncio.timeout(1) as t:\n    body()\n", ["asyncio.timeout(1)"]),
         ("match await command():\n    case _:\n        body()\n", ["await command()"]),
+        (
+            "match x:\n    case 1 if await one():\n        a()\n    case _:\n        b()\n",
+            ["x", "await one()"],
+        ),
     ],
 )
 def test_the_header_of_a_compound_statement_is_what_it_evaluates_itself(source, expected):
@@ -599,3 +604,36 @@ def test_the_header_of_a_compound_statement_is_what_it_evaluates_itself(source, 
 )
 def test_try_def_and_class_have_no_header_expressions(source):
     assert header_codes(source) == []
+
+
+def test_a_coroutine_awaited_in_an_elif_test_under_a_timeout_block_is_timed():
+    source = """\
+        import asyncio
+
+        async def fetch():
+            pass
+
+        async def main(flag):
+            async with asyncio.timeout(1):
+                if flag:
+                    pass
+                elif await fetch():
+                    pass
+    """
+    assert timed(source) == {"fetch"}
+
+
+def test_a_coroutine_awaited_in_a_case_guard_under_a_timeout_block_is_timed():
+    source = """\
+        import asyncio
+
+        async def fetch():
+            pass
+
+        async def main(command):
+            async with asyncio.timeout(1):
+                match command:
+                    case 1 if await fetch():
+                        pass
+    """
+    assert timed(source) == {"fetch"}

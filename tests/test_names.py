@@ -1019,3 +1019,56 @@ def test_other_calls_are_not_never_returning(expression):
 def test_a_configured_never_returning_function_is_never_returning():
     settings = Settings(extra_never_returning=("os.kill",))
     assert is_never_returning_call("os.kill(pid, 9)", settings) is True
+
+
+# -- later statements rebind a name -----------------------------------------------------------------
+def test_an_alias_in_a_fallback_branch_adds_a_meaning_without_hiding_the_primary():
+    source = """\
+        import sys, asyncio, concurrent.futures
+        if sys.version_info >= (3, 8):
+            CE = asyncio.CancelledError
+        else:
+            CE = concurrent.futures.CancelledError
+    """
+    assert meanings(source, "CE") == {
+        "asyncio.CancelledError",
+        "concurrent.futures.CancelledError",
+    }
+
+
+def test_a_tuple_alias_in_a_fallback_branch_adds_its_elements():
+    source = """\
+        import asyncio
+        try:
+            ERRORS = (OSError,)
+        except ImportError:
+            ERRORS = (asyncio.CancelledError,)
+    """
+    assert expanded(bindings_of(source), "ERRORS") == ["OSError", "asyncio.CancelledError"]
+
+
+def test_a_relative_import_binds_its_names_with_no_known_meaning():
+    assert meanings("from .compat import TimeoutError\n", "TimeoutError") == NOTHING
+    assert meanings("import asyncio\nfrom .compat import asyncio\n", "asyncio") == NOTHING
+
+
+def test_a_relative_import_in_a_fallback_branch_keeps_the_primary_meaning():
+    source = """\
+        try:
+            from asyncio import timeout
+        except ImportError:
+            from .compat import timeout
+    """
+    assert meanings(source, "timeout") == {"asyncio.timeout"}
+
+
+def test_a_tuple_assigned_after_an_import_of_the_same_name_replaces_it():
+    source = "import asyncio\nfrom errors import ERRORS\nERRORS = (OSError, asyncio.CancelledError)\n"
+    assert expanded(bindings_of(source), "ERRORS") == ["OSError", "asyncio.CancelledError"]
+
+
+def test_assigning_an_unknown_value_ends_an_alias():
+    source = "import asyncio\nX = asyncio.CancelledError\nX = make_error()\n"
+    assert meanings(source, "X") == NOTHING
+    source = "import asyncio\nX = asyncio.CancelledError\nX = MyError\n"
+    assert meanings(source, "X") == NOTHING

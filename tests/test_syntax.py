@@ -257,6 +257,9 @@ def test_descendants_enter_nested_scopes_when_asked():
         "if ready:\n    pass\nelse:\n    await g()\n",
         "try:\n    pass\nexcept ValueError:\n    await g()\n",
         "return await g()",
+        # A generator expression's first iterable is evaluated at once, where it stands.
+        "total = sum(row for row in await client.rows())",
+        "rows = (row async for row in await client.stream())",
     ],
 )
 def test_an_await_async_for_async_with_or_async_comprehension_is_a_cancellation_point(source):
