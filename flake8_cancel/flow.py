@@ -36,6 +36,7 @@ from flake8_cancel.syntax import (
     Statement,
     bound_name,
     calls_method,
+    isinstance_classes,
     dotted_name,
     small_statements,
     statements,
@@ -304,17 +305,10 @@ class _Analyzer:
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             inner = self.isinstance_of_cancellation(test.expression)
             return None if inner is None else not inner
-        if not (
-            self.bound is not None
-            and isinstance(test, cst.Call)
-            and isinstance(test.func, cst.Name)
-            and test.func.value == "isinstance"
-            and len(test.args) == 2
-            and isinstance(test.args[0].value, cst.Name)
-            and test.args[0].value.value == self.bound
-        ):
+        classes = isinstance_classes(test, self.bound) if self.bound is not None else None
+        if classes is None:
             return None
-        types = list(self.vocabulary.bindings.exception_types(test.args[1].value))
+        types = list(self.vocabulary.bindings.exception_types(classes))
         if any(self.vocabulary.is_cancelled_error(single) for single in types):
             return True
         # `isinstance(exc, (Exception, OSError))` is never true of a CancelledError.

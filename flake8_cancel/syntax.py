@@ -148,6 +148,20 @@ def calls_method(node: cst.CSTNode, method: str) -> bool:
     )
 
 
+def isinstance_classes(test: cst.BaseExpression, name: str) -> Optional[cst.BaseExpression]:
+    """For ``isinstance(name, CLASSES)``, the ``CLASSES`` expression; else None."""
+    if (
+        isinstance(test, cst.Call)
+        and isinstance(test.func, cst.Name)
+        and test.func.value == "isinstance"
+        and len(test.args) == 2
+        and isinstance(test.args[0].value, cst.Name)
+        and test.args[0].value.value == name
+    ):
+        return test.args[1].value
+    return None
+
+
 Handler = Union[cst.ExceptHandler, cst.ExceptStarHandler]
 
 

@@ -46,20 +46,8 @@ class BaseExceptionSwallowsCancellation(Rule):
     caught.
 
     ## Not reported
-    - handlers whose `try` body has no `await`, `async for` or `async with`;
-    - code in a sync `def`, a `lambda` or a class body nested in a coroutine;
-    - deliberate suppression: a path that calls `<task>.uncancel()`, or that runs only when
-      `<task>.cancelling()` is false, or only when `isinstance(exc, asyncio.CancelledError)`
-      is false for the name `exc` the clause binds;
-    - handlers in the main coroutine that the same module passes to `asyncio.run()`;
-    - a handler that keeps the exception (`errors.append(exc)`, `error = exc`) in a function
-      that later raises what it kept;
-    - a clause after an earlier clause of the same `try` that catches `CancelledError` (it
-      never sees the cancellation).
-
-    Unlike CAN101, the child-cancel idiom (`t.cancel()`, then a `try` body that only awaits `t`)
-    is reported: a clause this broad also swallows errors that `t` ends with, and the current
-    task's own cancellation, with no sign that either was meant.
+    The handlers that CAN103 does not report (see its list); like CAN103, it does report the
+    child-cancel idiom.
 
     A clause that also names `CancelledError` explicitly, such as
     `except (BaseException, asyncio.CancelledError):`, is reported as CAN101 or CAN102 instead.

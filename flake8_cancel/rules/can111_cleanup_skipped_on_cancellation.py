@@ -13,6 +13,7 @@ from flake8_cancel.syntax import (
     blocks,
     children,
     dotted_name,
+    isinstance_classes,
     method_receiver,
     statements,
 )
@@ -197,17 +198,8 @@ def _narrowed_away(test: cst.BaseExpression, site: HandlerSite) -> bool:
     """``isinstance(exc, T)``, ``exc`` the clause's bound name and ``T`` types none of which
     catches cancellation: false for a CancelledError."""
     bound = site.bound_name
-    if not (
-        bound is not None
-        and isinstance(test, cst.Call)
-        and isinstance(test.func, cst.Name)
-        and test.func.value == "isinstance"
-        and len(test.args) == 2
-        and isinstance(test.args[0].value, cst.Name)
-        and test.args[0].value.value == bound
-    ):
-        return False
-    return not site.vocabulary.catch_of(test.args[1].value).catches_cancellation
+    classes = isinstance_classes(test, bound) if bound is not None else None
+    return classes is not None and not site.vocabulary.catch_of(classes).catches_cancellation
 
 
 def _released_on_the_way_out(
