@@ -1,29 +1,42 @@
-"""Run fixtures through the real flake8 (with the installed plugin) and the real CLI.
+"""The fixtures, and what the engine and the fixer make of them in process.
 
 A fixture is ``fixtures/*.py`` (not ``*.fixed.py``). A line ending in ``# error: CAN101`` (or
 ``# error: CAN101, CAN103``) must get exactly those findings; every other line must get none.
 A first line ``# options: --target-version=3.10 --cancelled-names=trio.Cancelled`` passes CLI
-options; flake8 gets the same ones with its ``--cancel-`` prefix.
+options; flake8 gets the same ones with its ``--cancel-`` prefix. Every rule is selected, the
+opt-in ones too.
+
+Each fixture is read, linted and fixed at most once per test session (the results are cached):
+test_fixtures.py and test_fixes.py check them in process, and test_front_ends.py checks that the
+real flake8, command line and codemod print and write the same.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterable, List, Set, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Set, Tuple
+
+from flake8_cancel.cli import _overrides, _parser
+from flake8_cancel.config import RunConfig, build_config
+from flake8_cancel.engine import Engine
+from flake8_cancel.fixer import FixResult, fix_bytes
+from flake8_cancel.noqa import file_is_exempt, without_silenced
+from flake8_cancel.registry import Finding
+from flake8_cancel.rules import all_rules, rule_for
+from flake8_cancel.source import decode_source
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 ANNOTATION = re.compile(r"# error: (?P<codes>CAN\d+(?:\s*,\s*CAN\d+)*)\s*$")
 OPTIONS = re.compile(r"# options: (?P<options>.*)$")
-OUTPUT = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>CAN\d+) ")
+ALL_CODES = tuple(rule.code for rule in all_rules())
+SELECT_ALL = "--select=" + ",".join(ALL_CODES)
 
-# (path relative to the run's root, line, column, code)
-Reported = Tuple[str, int, int, str]
+Options = Tuple[str, ...]
 
 
 def fixture_files() -> List[Path]:
@@ -40,7 +53,7 @@ def expected_findings(source: str) -> Set[Tuple[int, str]]:
     return expected
 
 
-def cli_options(source: str) -> Tuple[str, ...]:
+def cli_options(source: str) -> Options:
     """The fixture's options line; the target version is 3.11 unless it says otherwise, so that
     fixtures do not depend on the pyproject.toml they happen to sit under."""
     first = source.split("\n", 1)[0]
@@ -51,45 +64,102 @@ def cli_options(source: str) -> Tuple[str, ...]:
     return options
 
 
-def flake8_options(options: Iterable[str]) -> Tuple[str, ...]:
+def flake8_options(options: Iterable[str]) -> Options:
     return tuple(re.sub(r"^--", "--cancel-", option) for option in options)
 
 
-def all_codes() -> str:
-    from flake8_cancel.rules import all_rules
-
-    return ",".join(rule.code for rule in all_rules())
-
-
-def _parse(output: str, root: Path) -> List[Reported]:
-    found = []
-    for line in output.splitlines():
-        match = OUTPUT.match(line)
-        if match:
-            path = Path(match.group("path"))
-            relative = str(path.resolve().relative_to(root.resolve()))
-            found.append((relative, int(match.group("line")), int(match.group("col")), match.group("code")))
-    return found
+def with_noqa(source: str, marker: str) -> Tuple[str, int]:
+    """Each ``# error: CODES`` annotation turned into ``marker`` (``{codes}``: the codes), and
+    how many were."""
+    return re.subn(
+        r"# error: (CAN\d+(?:\s*,\s*CAN\d+)*)",
+        lambda m: marker.format(codes=m.group(1).replace(" ", "")),
+        source,
+    )
 
 
-def run_tools(root: Path, files: Iterable[Path]) -> Dict[str, Dict[str, List[Reported]]]:
-    """Findings of {"flake8", "cli"} for each file, grouping files by their options line."""
-    groups: Dict[Tuple[str, ...], List[Path]] = defaultdict(list)
-    for path in files:
-        groups[cli_options(path.read_text(encoding="utf-8", errors="replace"))].append(path)
-    results: Dict[str, Dict[str, List[Reported]]] = {"flake8": defaultdict(list), "cli": defaultdict(list)}
-    select = f"--select={all_codes()}"
-    for options, paths in groups.items():
-        names = [str(p) for p in paths]
-        commands = {
-            "flake8": [sys.executable, "-m", "flake8", "--isolated", select,
-                       *flake8_options(options), *names],
-            "cli": [sys.executable, "-m", "flake8_cancel", select, *options, *names],
-        }
-        for tool, command in commands.items():
-            done = subprocess.run(command, capture_output=True, text=True, cwd=root)
-            assert done.returncode in (0, 1), f"{tool} failed:\n{done.stdout}\n{done.stderr}"
-            assert "Traceback" not in done.stderr, done.stderr
-            for reported in _parse(done.stdout, root):
-                results[tool][reported[0]].append(reported)
-    return results
+# The spellings of flake8's noqa comment that every front end must honour.
+NOQA_MARKERS = ("# noqa: {codes}", "# noqa", "# NOQA:{codes}")
+
+
+class Fixture(NamedTuple):
+    path: Path
+    data: bytes
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+    @property
+    def options(self) -> Options:
+        return cli_options(self.text)
+
+    @property
+    def expected(self) -> Set[Tuple[int, str]]:
+        return expected_findings(self.text)
+
+
+FIXTURE_NAMES = [path.name for path in fixture_files()]
+
+
+@lru_cache(maxsize=None)
+def fixture(name: str) -> Fixture:
+    path = FIXTURES / name
+    return Fixture(path, path.read_bytes())
+
+
+def all_fixtures() -> List[Fixture]:
+    return [fixture(name) for name in FIXTURE_NAMES]
+
+
+def by_options(fixtures: Iterable[Fixture]) -> Dict[Options, List[Fixture]]:
+    groups: Dict[Options, List[Fixture]] = defaultdict(list)
+    for item in fixtures:
+        groups[item.options].append(item)
+    return dict(groups)
+
+
+# -- in process -----------------------------------------------------------------------------------
+def run_config(options: Options) -> RunConfig:
+    """What the command line makes of these flags, every rule selected, for a file that no
+    pyproject.toml configures."""
+    overrides = _overrides(_parser().parse_args([SELECT_ALL, *options]))
+    return build_config({}, str(ROOT), "<fixture options>", overrides)
+
+
+@lru_cache(maxsize=None)
+def engine_for(options: Options) -> Engine:
+    """The engine the command line builds for these flags (cli.check_groups)."""
+    config = run_config(options)
+    return Engine(config.settings, [rule_for(code) for code in config.codes])
+
+
+def lint(data: bytes, options: Options) -> List[Finding]:
+    """What ``flake8-cancel OPTIONS FILE`` reports for a file of these bytes: the engine's findings
+    that no ``# noqa`` silences, in a file that ``# flake8: noqa`` does not exempt."""
+    source = decode_source(data)
+    if file_is_exempt(source):
+        return []
+    return without_silenced(engine_for(options).check(source), source)
+
+
+@lru_cache(maxsize=None)
+def linted(name: str) -> Tuple[Finding, ...]:
+    item = fixture(name)
+    return tuple(lint(item.data, item.options))
+
+
+@lru_cache(maxsize=None)
+def fixed(name: str, unsafe: bool) -> FixResult:
+    """What ``flake8-cancel --fix [--unsafe-fixes] OPTIONS FILE`` makes of the fixture."""
+    item = fixture(name)
+    return fix_bytes(item.data, engine_for(item.options), unsafe=unsafe)
+
+
+def printed(finding: Finding) -> Tuple[int, int, str]:
+    """Where flake8 and the command line print a finding: line, 1-based column, code."""
+    return finding.line, finding.column + 1, finding.code

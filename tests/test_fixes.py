@@ -1,4 +1,9 @@
-"""--fix, --diff and the codemod: expected outputs, idempotence, and the invariants of fixing."""
+"""--fix, --diff and the codemod: expected outputs, idempotence, and the invariants of fixing.
+
+The fixtures are fixed in process, once per session (fixture_tools); test_front_ends.py checks
+that the real command line and codemod write the same bytes. The command line's own behaviour
+(--diff, the summary, encodings, file modes) is driven in process too (in_process.py).
+"""
 
 from __future__ import annotations
 
@@ -12,57 +17,38 @@ from pathlib import Path
 
 import pytest
 
-from fixture_tools import FIXTURES, cli_options, expected_findings, fixture_files
-from flake8_cancel.engine import Engine
+from fixture_tools import (
+    FIXTURE_NAMES,
+    FIXTURES,
+    SELECT_ALL,
+    engine_for,
+    fixture,
+    fixed,
+    lint,
+)
 from flake8_cancel.edits import Fix
+from flake8_cancel.engine import Engine
 from flake8_cancel.fixer import FileChanged, fix_bytes, write_atomically
-from flake8_cancel.rules import all_rules
-
-FILES = fixture_files()
-SELECT = "--select=" + ",".join(rule.code for rule in all_rules())
+from in_process import run_cli, run_flake8
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flake8_cancel", SELECT, *args], capture_output=True, cwd=cwd
-    )
+    return run_cli(SELECT_ALL, *args, cwd=cwd, text=False)
 
 
-def fixed_copies(tmp_path: Path, *extra: str) -> dict:
-    """Copy every fixture into tmp_path, run --fix on the copies (grouped by their options)."""
-    groups: dict = {}
-    for path in FILES:
-        shutil.copyfile(path, tmp_path / path.name)
-        groups.setdefault(cli_options(path.read_text(encoding="utf-8")), []).append(path.name)
-    for options, names in groups.items():
-        done = cli("--fix", *extra, *options, *names, cwd=tmp_path)
-        assert done.returncode in (0, 1), done.stderr.decode()
-        assert b"Traceback" not in done.stderr
-    return {path.name: (tmp_path / path.name).read_bytes() for path in FILES}
-
-
-@pytest.fixture(scope="module")
-def safe_outputs(tmp_path_factory):
-    return fixed_copies(tmp_path_factory.mktemp("safe"))
-
-
-@pytest.fixture(scope="module")
-def unsafe_outputs(tmp_path_factory):
-    return fixed_copies(tmp_path_factory.mktemp("unsafe"), "--unsafe-fixes")
-
-
-def _expected_path(path: Path, unsafe: bool) -> Path:
-    return path.with_name(path.stem + (".unsafe" if unsafe else "") + ".fixed.py")
+def _expected_path(name: str, unsafe: bool) -> Path:
+    return FIXTURES / (name[: -len(".py")] + (".unsafe" if unsafe else "") + ".fixed.py")
 
 
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_fixed_output_matches_the_expected_file(path, unsafe, safe_outputs, unsafe_outputs, request):
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_fixed_output_matches_the_expected_file(name, unsafe, request):
     """`X.fixed.py` holds the safe fixes; `X.unsafe.fixed.py` exists where unsafe fixes differ."""
-    original = path.read_bytes()
-    got = (unsafe_outputs if unsafe else safe_outputs)[path.name]
-    reference = safe_outputs[path.name] if unsafe else original
-    expected_file = _expected_path(path, unsafe)
+    result = fixed(name, unsafe)
+    assert result.problem is None
+    got = result.data
+    reference = fixed(name, False).data if unsafe else fixture(name).data
+    expected_file = _expected_path(name, unsafe)
     if request.config.getoption("--regenerate-fixed"):
         if got != reference:
             expected_file.write_bytes(got)
@@ -77,36 +63,29 @@ def test_fixed_output_matches_the_expected_file(path, unsafe, safe_outputs, unsa
 
 
 def test_expected_outputs_have_no_orphans():
-    stems = {path.stem for path in FILES}
-    for fixed in FIXTURES.glob("*.fixed.py"):
-        stem = fixed.name[: -len(".fixed.py")].removesuffix(".unsafe")
-        assert stem in stems, f"{fixed.name} has no fixture"
+    stems = {name[: -len(".py")] for name in FIXTURE_NAMES}
+    for fixed_file in FIXTURES.glob("*.fixed.py"):
+        stem = fixed_file.name[: -len(".fixed.py")].removesuffix(".unsafe")
+        assert stem in stems, f"{fixed_file.name} has no fixture"
 
 
-@pytest.mark.parametrize("extra", [(), ("--unsafe-fixes",)], ids=["safe", "unsafe"])
-def test_second_fix_changes_nothing(tmp_path, extra):
-    first = fixed_copies(tmp_path, *extra)
-    second = fixed_copies_in_place(tmp_path, *extra)
-    assert first == second
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_second_fix_changes_nothing(name, unsafe):
+    first = fixed(name, unsafe)
+    again = fix_bytes(first.data, engine_for(fixture(name).options), unsafe=unsafe)
+    assert again.problem is None
+    assert again.data == first.data
+    assert again.fixed == Counter()
+    assert again.remaining == first.remaining  # and what the first run said remains, remains
 
 
-def fixed_copies_in_place(tmp_path: Path, *extra: str) -> dict:
-    groups: dict = {}
-    for path in FILES:
-        groups.setdefault(cli_options(path.read_text(encoding="utf-8")), []).append(path.name)
-    for options, names in groups.items():
-        cli("--fix", *extra, *options, *names, cwd=tmp_path)
-    return {path.name: (tmp_path / path.name).read_bytes() for path in FILES}
-
-
-def test_fixes_add_no_finding_of_another_code(tmp_path):
-    fixed_copies(tmp_path, "--unsafe-fixes")
-    for path in FILES:
-        before = Counter(code for _, code in expected_findings(path.read_text(encoding="utf-8")))
-        options = cli_options(path.read_text(encoding="utf-8"))
-        done = cli(*options, path.name, cwd=tmp_path)
-        after = Counter(line.split()[1].decode() for line in done.stdout.splitlines())
-        assert not (after - before), f"{path.name}: fixing added {after - before}"
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_fixes_add_no_finding_of_another_code(name):
+    item = fixture(name)
+    before = Counter(code for _, code in item.expected)
+    after = Counter(finding.code for finding in lint(fixed(name, True).data, item.options))
+    assert not (after - before), f"fixing added {after - before}"
 
 
 def test_diff_writes_nothing_and_exits_one(tmp_path):
@@ -253,7 +232,9 @@ def test_unsafe_fixes_need_the_flag(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_codemod_command_applies_the_same_fixes(tmp_path):
+    """The codemod as libcst's tool runs it, in a process of its own."""
     example = Path(__file__).parent.parent / "examples" / "shutdown_hang.py"
     for name in ("by_cli.py", "by_codemod.py"):
         shutil.copyfile(example, tmp_path / name)
@@ -272,7 +253,8 @@ def test_flake8_never_writes(tmp_path):
     target = tmp_path / "t.py"
     target.write_text(BARE.format(nl="\n"))
     before = target.read_bytes()
-    subprocess.run([sys.executable, "-m", "flake8", "--select=CAN", "t.py"], cwd=tmp_path)
+    done = run_flake8("--select=CAN", "t.py", cwd=tmp_path)
+    assert done.stdout.startswith("t.py:4:2: CAN103 ")  # it found what --fix would fix
     assert target.read_bytes() == before
 
 

@@ -1,98 +1,76 @@
-"""Every fixture, through the real flake8 and the real CLI: exact findings, and both agree."""
+"""Every fixture, in process: exactly the annotated findings, at the rule's anchor, and silenced by
+``# noqa``. (test_front_ends.py checks that real flake8 and the real command line report the same.)
+"""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from fixture_tools import FIXTURES, ROOT, expected_findings, fixture_files, run_tools
-from flake8_cancel.rules import rule_for
-
-FILES = fixture_files()
-
-
-@pytest.fixture(scope="module")
-def reported():
-    return run_tools(ROOT, FILES)
-
-
-def _relative(path: Path) -> str:
-    return str(path.resolve().relative_to(ROOT))
-
-
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_flake8_reports_exactly_the_annotations(path, reported):
-    expected = expected_findings(path.read_text(encoding="utf-8"))
-    got = {(line, code) for _, line, _, code in reported["flake8"][_relative(path)]}
-    assert got == expected
+from fixture_tools import (
+    FIXTURE_NAMES,
+    NOQA_MARKERS,
+    all_fixtures,
+    engine_for,
+    fixture,
+    lint,
+    linted,
+    run_config,
+    with_noqa,
+)
+from flake8_cancel.fixer import fix_bytes
+from flake8_cancel.gate import Gate
+from flake8_cancel.rules import all_rules, rule_for
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_cli_agrees_with_flake8(path, reported):
-    key = _relative(path)
-    assert sorted(reported["cli"][key]) == sorted(reported["flake8"][key])
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_findings_are_exactly_the_annotations(name):
+    assert {(finding.line, finding.code) for finding in linted(name)} == fixture(name).expected
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_column_points_at_the_rule_anchor(path, reported):
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for _, line, column, code in reported["flake8"][_relative(path)]:
-        assert re.match(rule_for(code).anchor, lines[line - 1][column - 1:]), (line, code)
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_column_points_at_the_rule_anchor(name):
+    lines = fixture(name).text.splitlines()
+    for finding in linted(name):
+        at = lines[finding.line - 1][finding.column:]
+        assert re.match(rule_for(finding.code).anchor, at), (finding.line, finding.code, at)
 
 
 def test_every_code_has_a_firing_fixture():
-    from flake8_cancel.rules import all_rules
-
     annotated = set()
-    for path in FILES:
-        annotated |= {code for _, code in expected_findings(path.read_text(encoding="utf-8"))}
+    for item in all_fixtures():
+        annotated |= {code for _, code in item.expected}
     assert {rule.code for rule in all_rules()} <= annotated
 
 
-@pytest.mark.parametrize("marker", ["# noqa: {codes}", "# noqa", "# NOQA:{codes}"])
-def test_noqa_variants_are_silent(tmp_path, marker):
-    """Each `# error: CODES` annotation turned into a noqa comment silences that finding."""
-    copies = []
+@pytest.mark.parametrize("marker", NOQA_MARKERS)
+def test_noqa_variants_are_silent_and_nothing_they_mark_is_fixed(marker):
+    """Each `# error: CODES` annotation turned into a noqa comment silences that finding, and the
+    fixer, unsafe fixes included, leaves such a file as it is."""
     replaced = 0
-    for path in FILES:
-        text = path.read_text(encoding="utf-8")
-        text, count = re.subn(
-            r"# error: (CAN\d+(?:\s*,\s*CAN\d+)*)",
-            lambda m: marker.format(codes=m.group(1).replace(" ", "")),
-            text,
-        )
+    for item in all_fixtures():
+        text, count = with_noqa(item.text, marker)
         replaced += count
-        copy = tmp_path / path.name
-        copy.write_text(text, encoding="utf-8")
-        copies.append(copy)
+        data = text.encode("utf-8")
+        assert lint(data, item.options) == [], item.name
+        result = fix_bytes(data, engine_for(item.options), unsafe=True)
+        assert (result.data, sum(result.fixed.values()), result.remaining) == (data, 0, []), item.name
     assert replaced > 20
-    results = run_tools(tmp_path, copies)
-    assert dict(results["flake8"]) == {}
-    assert dict(results["cli"]) == {}
 
 
-def test_noqa_for_another_code_does_not_silence(tmp_path):
-    source = (FIXTURES / "CAN101.py").read_text(encoding="utf-8")
-    copy = tmp_path / "other_code.py"
-    copy.write_text(re.sub(r"# error: CAN\d+(?:\s*,\s*CAN\d+)*", "# noqa: E501", source), encoding="utf-8")
-    expected = expected_findings(source)
-    results = run_tools(tmp_path, [copy])
-    for tool in ("flake8", "cli"):
-        assert {(line, code) for _, line, _, code in results[tool]["other_code.py"]} == expected
+def test_noqa_for_another_code_does_not_silence():
+    item = fixture("CAN101.py")
+    text = re.sub(r"# error: CAN\d+(?:\s*,\s*CAN\d+)*", "# noqa: E501", item.text)
+    found = lint(text.encode("utf-8"), item.options)
+    assert {(finding.line, finding.code) for finding in found} == item.expected
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_each_rules_own_gate_admits_the_files_it_reports_in(path):
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_each_rules_own_gate_admits_the_files_it_reports_in(name):
     """The cheap gate is an optimisation: it must never hide a finding. Checked rule by rule,
     so that another rule's looser gate cannot hide a gate that is too strict."""
-    from fixture_tools import cli_options
-    from flake8_cancel.cli import _overrides, _parser
-    from flake8_cancel.config import build_config
-    from flake8_cancel.gate import Gate
-
-    text = path.read_text(encoding="utf-8")
-    settings = build_config({}, str(ROOT), "<fixture>", _overrides(_parser().parse_args(list(cli_options(text))))).settings
-    for code in {code for _, code in expected_findings(text)}:
-        assert Gate([rule_for(code).gate_pattern(settings)]).search(text), code
+    item = fixture(name)
+    settings = run_config(item.options).settings
+    for code in {code for _, code in item.expected}:
+        assert Gate([rule_for(code).gate_pattern(settings)]).search(item.text), code

@@ -1,0 +1,303 @@
+"""Real flake8 (with the installed plugin), the real command line and the real codemod, in
+processes of their own, against what the engine and the fixer give in process on every fixture.
+
+Each tool runs once per pass over all the fixtures, not once per fixture: a process costs half a
+second before it reads a file.
+
+- Linting: flake8 and ``python -m flake8_cancel`` once per options line (flags cannot differ
+  between the files of one run), over the fixtures as they are, a copy of each with every
+  annotation turned into a ``# noqa`` comment (the spellings taking turns: test_fixtures.py
+  tries each spelling on every annotation, in process), and a copy of CAN101.py whose noqa
+  comments name another code.
+- Fixing: ``--fix``, ``--fix --unsafe-fixes`` and the codemod (safe, and ``--unsafe-fixes``) once
+  each over all the fixtures, each options line's fixtures in a folder whose pyproject.toml holds
+  the same options: the codemod has no other way to be configured, and so the command line's
+  reading of ``[tool.flake8-cancel]`` is checked against its reading of the flags. Then
+  ``--fix`` once more over what the first run wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Sequence, Set, Tuple
+
+import pytest
+
+from fixture_tools import (
+    ALL_CODES,
+    FIXTURE_NAMES,
+    NOQA_MARKERS,
+    SELECT_ALL,
+    Fixture,
+    Options,
+    all_fixtures,
+    by_options,
+    fixed,
+    fixture,
+    flake8_options,
+    linted,
+    printed,
+    with_noqa,
+)
+
+pytestmark = pytest.mark.slow
+
+OUTPUT = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d+) ")
+Printed = Set[Tuple[int, int, str]]  # line, column, code
+NOQA = "noqa"
+OTHER_CODE = "noqa_other_code"  # CAN101.py, its noqa comments naming E501
+
+
+def with_noqa_spellings_in_turn(fixtures: Sequence[Fixture]) -> Tuple[List[str], Dict[str, int]]:
+    """Each fixture's text with its annotations turned into noqa comments, the spellings taking
+    turns across all the files; and how often each spelling was used."""
+    used = {marker: 0 for marker in NOQA_MARKERS}
+    texts = []
+    for item in fixtures:
+        lines = item.text.splitlines(keepends=True)
+        for number, line in enumerate(lines):
+            marker = NOQA_MARKERS[sum(used.values()) % len(NOQA_MARKERS)]
+            lines[number], count = with_noqa(line, marker)
+            used[marker] += count
+        texts.append("".join(lines))
+    return texts, used
+
+
+def run_concurrently(commands: Sequence[Tuple[List[str], Path]]) -> List[subprocess.CompletedProcess]:
+    """Each (command, folder), as many at a time as there are cores."""
+
+    def run(command: Tuple[List[str], Path]) -> subprocess.CompletedProcess:
+        args, cwd = command
+        return subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=300)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(run, commands))
+
+
+def by_file(stdout: str) -> Dict[str, Printed]:
+    """``path:line:col: CODE message`` lines, by path relative to the run's folder."""
+    found: Dict[str, Printed] = {}
+    for line in stdout.splitlines():
+        match = OUTPUT.match(line)
+        assert match, f"not a finding: {line!r}"
+        path = os.path.normpath(match.group("path"))
+        found.setdefault(path, set()).add(
+            (int(match.group("line")), int(match.group("col")), match.group("code"))
+        )
+    return found
+
+
+def group_folder(options: Options) -> str:
+    return "group_" + re.sub(r"[^A-Za-z0-9]+", "_", " ".join(options)).strip("_")
+
+
+def pyproject_for(options: Options) -> str:
+    """``[tool.flake8-cancel]`` saying what the flags say, every rule selected."""
+    values: Dict[str, List[str]] = {}
+    for option in options:
+        match = re.fullmatch(r"--([a-z-]+)=(.+)", option)
+        assert match, f"options line: write {option!r} as --key=value"
+        values.setdefault(match.group(1), []).append(match.group(2))
+    lines = ["[tool.flake8-cancel]", f"select = {json.dumps(list(ALL_CODES))}"]
+    for key, listed in values.items():
+        value = listed[0] if len(listed) == 1 else listed
+        lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_groups(folder: Path) -> None:
+    for options, fixtures in by_options(all_fixtures()).items():
+        group = folder / group_folder(options)
+        group.mkdir(parents=True)
+        (group / "pyproject.toml").write_text(pyproject_for(options))
+        for item in fixtures:
+            (group / item.name).write_bytes(item.data)
+
+
+class Linted(NamedTuple):
+    runs: List[subprocess.CompletedProcess]
+    flake8: Dict[str, Printed]  # "folder/name" -> what flake8 printed
+    cli: Dict[str, Printed]
+
+
+class Fixing(NamedTuple):
+    first: subprocess.CompletedProcess
+    second: subprocess.CompletedProcess
+    after_first: Dict[str, bytes]  # "group/name" -> bytes
+    after_second: Dict[str, bytes]
+
+
+class Runs(NamedTuple):
+    linted: Linted
+    fixing: Dict[bool, Fixing]  # unsafe -> the two --fix runs
+    codemod: Dict[bool, subprocess.CompletedProcess]
+    codemod_output: Dict[bool, Dict[str, bytes]]
+
+
+def read_fixed(folder: Path) -> Dict[str, bytes]:
+    return {
+        f"{path.parent.name}/{path.name}": path.read_bytes() for path in folder.glob("*/*.py")
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Runs:
+    root = tmp_path_factory.mktemp("front_ends")
+    lint = root / "lint"
+    copies: Dict[str, List[Tuple[Fixture, str]]] = {"plain": [(f, f.text) for f in all_fixtures()]}
+    texts, used = with_noqa_spellings_in_turn(all_fixtures())
+    assert min(used.values()) >= 10, used
+    copies[NOQA] = list(zip(all_fixtures(), texts))
+    can101 = fixture("CAN101.py")
+    copies[OTHER_CODE] = [
+        (can101, re.sub(r"# error: CAN\d+(?:\s*,\s*CAN\d+)*", "# noqa: E501", can101.text))
+    ]
+    paths: Dict[Options, List[str]] = {}
+    for folder, files in copies.items():
+        (lint / folder).mkdir(parents=True)
+        for item, text in files:
+            (lint / folder / item.name).write_text(text, encoding="utf-8")
+            paths.setdefault(item.options, []).append(f"{folder}/{item.name}")
+
+    python = sys.executable
+    commands: List[Tuple[List[str], Path]] = []
+    for options, names in paths.items():
+        commands.append(([python, "-m", "flake8", "--isolated", SELECT_ALL,
+                          *flake8_options(options), *names], lint))
+        commands.append(([python, "-m", "flake8_cancel", SELECT_ALL, *options, *names], lint))
+    fixing_folders = {}
+    for unsafe in (False, True):
+        mode = ["--unsafe-fixes"] if unsafe else []
+        folder = root / ("fix_unsafe" if unsafe else "fix_safe")
+        write_groups(folder)
+        fixing_folders[unsafe] = folder
+        commands.append(([python, "-m", "flake8_cancel", "--fix", *mode, "."], folder))
+        codemod = root / ("codemod_unsafe" if unsafe else "codemod_safe")
+        write_groups(codemod)
+        commands.append(([python, "-m", "libcst.tool", "codemod", "--no-format", "--hide-progress",
+                          "-x", "flake8_cancel.codemod.FixCancellation", *mode, "."], codemod))
+    done = run_concurrently(commands)
+    lint_runs = done[: 2 * len(paths)]
+    flake8: Dict[str, Printed] = {}
+    cli: Dict[str, Printed] = {}
+    for index, run in enumerate(lint_runs):
+        (flake8 if index % 2 == 0 else cli).update(by_file(run.stdout))
+    fix_runs = done[2 * len(paths):]
+    after_first = {unsafe: read_fixed(fixing_folders[unsafe]) for unsafe in (False, True)}
+    seconds = run_concurrently(
+        [([python, "-m", "flake8_cancel", "--fix", *(["--unsafe-fixes"] if unsafe else []), "."],
+          fixing_folders[unsafe]) for unsafe in (False, True)]
+    )
+    return Runs(
+        Linted(lint_runs, flake8, cli),
+        {
+            unsafe: Fixing(fix_runs[2 * index], seconds[index], after_first[unsafe],
+                           read_fixed(fixing_folders[unsafe]))
+            for index, unsafe in enumerate((False, True))
+        },
+        {unsafe: fix_runs[2 * index + 1] for index, unsafe in enumerate((False, True))},
+        {
+            unsafe: read_fixed(root / ("codemod_unsafe" if unsafe else "codemod_safe"))
+            for unsafe in (False, True)
+        },
+    )
+
+
+def in_group(name: str) -> str:
+    return f"{group_folder(fixture(name).options)}/{name}"
+
+
+def engine_findings(name: str) -> Printed:
+    return {printed(finding) for finding in linted(name)}
+
+
+# -- linting --------------------------------------------------------------------------------------
+def test_every_lint_run_ends_with_findings_and_says_nothing_else(runs):
+    for run in runs.linted.runs:
+        assert (run.returncode, run.stderr) == (1, ""), run.args
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_flake8_prints_what_the_engine_finds(runs, name):
+    assert runs.linted.flake8.get(f"plain/{name}", set()) == engine_findings(name)
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_cli_prints_what_the_engine_finds(runs, name):
+    assert runs.linted.cli.get(f"plain/{name}", set()) == engine_findings(name)
+
+
+@pytest.mark.parametrize("tool", ["flake8", "cli"])
+def test_noqa_variants_silence_every_finding(runs, tool):
+    reported = getattr(runs.linted, tool)
+    assert any(path.startswith("plain/") for path in reported)  # the same run found them bare
+    assert {path: found for path, found in reported.items() if path.startswith(f"{NOQA}/")} == {}
+
+
+@pytest.mark.parametrize("tool", ["flake8", "cli"])
+def test_noqa_for_another_code_does_not_silence(runs, tool):
+    reported = getattr(runs.linted, tool)
+    assert reported[f"{OTHER_CODE}/CAN101.py"] == engine_findings("CAN101.py")
+
+
+# -- fixing ---------------------------------------------------------------------------------------
+def remaining_by_file(unsafe: bool) -> Dict[str, Printed]:
+    return {
+        in_group(name): {printed(finding) for finding, _ in fixed(name, unsafe).remaining}
+        for name in FIXTURE_NAMES
+        if fixed(name, unsafe).remaining
+    }
+
+
+def summary(fixed_count: int, remaining: int) -> str:
+    return f"Fixed {fixed_count} finding{'s' * (fixed_count != 1)} ({remaining} remaining)\n"
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_fix_writes_what_the_fixer_gives(runs, name, unsafe):
+    assert runs.fixing[unsafe].after_first[in_group(name)] == fixed(name, unsafe).data
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_fix_prints_what_remains_and_counts_what_it_fixed(runs, unsafe):
+    run = runs.fixing[unsafe].first
+    remaining = remaining_by_file(unsafe)
+    total_fixed = sum(sum(fixed(name, unsafe).fixed.values()) for name in FIXTURE_NAMES)
+    total_remaining = sum(len(found) for found in remaining.values())
+    assert total_fixed > 0
+    assert by_file(run.stdout) == remaining
+    assert run.stderr == summary(total_fixed, total_remaining)
+    assert run.returncode == (1 if total_remaining else 0)
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_second_fix_changes_nothing_and_says_so(runs, unsafe):
+    fixing = runs.fixing[unsafe]
+    remaining = remaining_by_file(unsafe)
+    total_remaining = sum(len(found) for found in remaining.values())
+    assert fixing.after_second == fixing.after_first
+    assert by_file(fixing.second.stdout) == remaining
+    assert fixing.second.stderr == summary(0, total_remaining)
+    assert fixing.second.returncode == (1 if total_remaining else 0)
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_codemod_fixes_every_file_without_a_failure(runs, unsafe):
+    run = runs.codemod[unsafe]
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert " - Failed to codemod 0 files." in run.stderr.splitlines()
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_codemod_writes_what_the_fixer_gives(runs, name, unsafe):
+    assert runs.codemod_output[unsafe][in_group(name)] == fixed(name, unsafe).data
