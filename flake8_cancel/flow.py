@@ -36,6 +36,7 @@ from flake8_cancel.syntax import (
     Statement,
     bound_name,
     calls_method,
+    descendants,
     isinstance_classes,
     dotted_name,
     small_statements,
@@ -170,6 +171,19 @@ def analyze_handler(handler: Handler, vocabulary: Vocabulary) -> HandlerPaths:
     ends = set(flow.ends)
     ends.update(PathEnd(Exit.FALLTHROUGH, state, None) for state in flow.fall)
     return HandlerPaths(ends)
+
+
+def function_never_returns(function: cst.FunctionDef, vocabulary: Vocabulary) -> bool:
+    """Does every path through the function's body raise, or call a function that never
+    returns? A generator function is not judged (calling it only builds the generator), nor one
+    with a ``while`` loop (it may loop forever instead of raising, which swallows as surely)."""
+    for node in descendants(function.body):
+        if isinstance(node, (cst.While, cst.Yield)):
+            return False
+    flow = _Analyzer(vocabulary).block(
+        statements(function.body), {False}, 0, {None: Exit.RAISE_OTHER}
+    )
+    return not flow.fall and bool(flow.ends) and all(end.exit in RAISING_EXITS for end in flow.ends)
 
 
 class _Analyzer:

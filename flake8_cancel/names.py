@@ -9,7 +9,7 @@ import timeout``), so resolution returns every qualified name it may stand for.
 from __future__ import annotations
 
 import builtins
-from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -45,7 +45,23 @@ NORETURN_ANNOTATIONS: QualifiedNames = frozenset(
         "typing_extensions.Never",
     }
 )
-NEVER_RETURNING_FUNCTIONS: QualifiedNames = frozenset({"sys.exit", "os._exit", "os.abort"})
+NEVER_RETURNING_FUNCTIONS: QualifiedNames = frozenset(
+    {
+        "sys.exit",
+        "os._exit",
+        "os.abort",
+        "pytest.fail",
+        "pytest.skip",
+        "pytest.exit",
+        "typing.assert_never",
+        "typing_extensions.assert_never",
+    }
+)
+# unittest's TestCase methods that always raise: `self.fail(...)`, `self.skipTest(...)`.
+TEST_CASES: QualifiedNames = frozenset(
+    {"unittest.TestCase", "unittest.IsolatedAsyncioTestCase", "unittest.case.TestCase"}
+)
+TEST_CASE_NEVER_RETURNING_METHODS = frozenset({"fail", "skipTest"})
 SUPPRESSORS: QualifiedNames = frozenset({"contextlib.suppress"})
 # Methods whose call in a handler releases a resource (CAN111).
 CLEANUP_METHODS = frozenset(
@@ -318,11 +334,15 @@ class Vocabulary:
         local_never_returning: FrozenSet[str] = frozenset(),
         suppressors: QualifiedNames = SUPPRESSORS,
         timeout_managers: QualifiedNames = TIMEOUT_MANAGERS,
+        callee_never_returns: Optional[Callable[[cst.BaseExpression], bool]] = None,
     ) -> None:
         self.bindings = bindings
         self.cancelled = cancelled
         self.never_returning = never_returning
         self.local_never_returning = local_never_returning
+        # Asked about a callee that no name resolves (a function or method of this module), by
+        # whoever can read its body: the site model does.
+        self.callee_never_returns = callee_never_returns
         self.suppressors = suppressors
         self.timeout_managers = timeout_managers
 
@@ -384,19 +404,26 @@ class Vocabulary:
         func = node.func
         if isinstance(func, cst.Name) and func.value in self.local_never_returning:
             return True
-        return self.bindings.resolves_to(func, self.never_returning)
+        if self.bindings.resolves_to(func, self.never_returning):
+            return True
+        return self.callee_never_returns is not None and self.callee_never_returns(func)
 
 
 def never_returning_functions(module: cst.Module, bindings: Bindings) -> FrozenSet[str]:
     """Module-level functions annotated ``-> NoReturn`` or ``-> Never``."""
-    found = set()
-    for statement in module.body:
-        if isinstance(statement, cst.FunctionDef) and statement.returns is not None:
-            annotation = statement.returns.annotation
-            if isinstance(annotation, cst.SimpleString):
-                text = annotation.evaluated_value
-                if isinstance(text, str) and text.rsplit(".", 1)[-1] in ("NoReturn", "Never"):
-                    found.add(statement.name.value)
-            elif bindings.resolves_to(annotation, NORETURN_ANNOTATIONS):
-                found.add(statement.name.value)
-    return frozenset(found)
+    return frozenset(
+        statement.name.value
+        for statement in module.body
+        if isinstance(statement, cst.FunctionDef) and annotated_never_returning(statement, bindings)
+    )
+
+
+def annotated_never_returning(function: cst.FunctionDef, bindings: Bindings) -> bool:
+    """Is the function annotated ``-> NoReturn`` or ``-> Never`` (also as a string)?"""
+    if function.returns is None:
+        return False
+    annotation = function.returns.annotation
+    if isinstance(annotation, cst.SimpleString):
+        text = annotation.evaluated_value
+        return isinstance(text, str) and text.rsplit(".", 1)[-1] in ("NoReturn", "Never")
+    return bindings.resolves_to(annotation, NORETURN_ANNOTATIONS)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
 from flake8_cancel.deadlines import CallIndex, header_expressions
-from flake8_cancel.flow import HandlerPaths, analyze_handler
+from flake8_cancel.flow import HandlerPaths, analyze_handler, function_never_returns
 from flake8_cancel.names import (
+    TEST_CASE_NEVER_RETURNING_METHODS,
+    TEST_CASES,
     Bindings,
     Catch,
     Vocabulary,
+    annotated_never_returning,
     collect_module_bindings,
     never_returning_functions,
     record_simple_statement,
@@ -67,6 +70,7 @@ class ModuleContext:
         self.bindings = collect_module_bindings(module)
         self.settings = settings
         self.target_version = target_version
+        self._never_returns_cache: Dict[int, bool] = {}
         self.vocabulary = self.vocabulary_for(self.bindings)
         # Filled by the walker, only where a timeout rule could fire.
         self.call_index: Optional[CallIndex] = CallIndex(module) if index_calls else None
@@ -76,7 +80,10 @@ class ModuleContext:
         """id() of the coroutine functions whose code runs under a deadline (deadlines.py)."""
         return self.call_index.timed_functions() if self.call_index is not None else set()
 
-    def vocabulary_for(self, bindings: Bindings) -> Vocabulary:
+    def vocabulary_for(
+        self, bindings: Bindings, owner_class: Optional[cst.ClassDef] = None
+    ) -> Vocabulary:
+        """The vocabulary of a scope with these bindings, in this class (for ``self.m()``)."""
         return Vocabulary(
             bindings,
             cancelled=self.settings.cancelled_names,
@@ -84,11 +91,70 @@ class ModuleContext:
             local_never_returning=self.local_never_returning,
             suppressors=self.settings.suppressors,
             timeout_managers=self.settings.timeout_managers,
+            callee_never_returns=lambda func: self.callee_never_returns(func, owner_class),
         )
 
     @cached_property
     def local_never_returning(self) -> frozenset:
         return never_returning_functions(self.module, self.bindings)
+
+    @cached_property
+    def module_functions(self) -> Dict[str, cst.FunctionDef]:
+        return {
+            statement.name.value: statement
+            for statement in self.module.body
+            if isinstance(statement, cst.FunctionDef)
+        }
+
+    @cached_property
+    def module_classes(self) -> Dict[str, cst.ClassDef]:
+        return {
+            statement.name.value: statement
+            for statement in self.module.body
+            if isinstance(statement, cst.ClassDef)
+        }
+
+    def callee_never_returns(
+        self, func: cst.BaseExpression, owner_class: Optional[cst.ClassDef]
+    ) -> bool:
+        """Is ``func`` a function of this module (``f``), or a method of the class the call is
+        in (``self.m``, ``cls.m``), that never returns: annotated ``-> NoReturn``, or raising on
+        every path? Also unittest's ``self.fail()`` in a TestCase."""
+        if isinstance(func, cst.Name):
+            function = self.module_functions.get(func.value)
+            return function is not None and self._never_returns(function, None)
+        if not (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value in ("self", "cls")
+            and owner_class is not None
+        ):
+            return False
+        method = func.attr.value
+        for function in statements(owner_class.body):
+            if isinstance(function, cst.FunctionDef) and function.name.value == method:
+                return self._never_returns(function, owner_class)
+        return method in TEST_CASE_NEVER_RETURNING_METHODS and self._is_test_case(owner_class)
+
+    def _never_returns(self, function: cst.FunctionDef, owner_class: Optional[cst.ClassDef]) -> bool:
+        known = self._never_returns_cache.get(id(function))
+        if known is None:
+            self._never_returns_cache[id(function)] = False  # a recursive call returns, for now
+            known = annotated_never_returning(function, self.bindings) or function_never_returns(
+                function, self.vocabulary_for(self.bindings, owner_class)
+            )
+            self._never_returns_cache[id(function)] = known
+        return known
+
+    def _is_test_case(self, class_node: cst.ClassDef, depth: int = 0) -> bool:
+        """Does the class derive from unittest's TestCase (through this module's classes)?"""
+        for base in class_node.bases:
+            if self.bindings.resolves_to(base.value, TEST_CASES):
+                return True
+            local = self.module_classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
+            if local is not None and local is not class_node and depth < 8 and self._is_test_case(local, depth + 1):
+                return True
+        return False
 
     @cached_property
     def main_coroutines(self) -> frozenset:
@@ -135,7 +201,12 @@ class Scope:
         self.function = function
         self.is_async = is_async
         self.parent = parent
-        self.vocabulary = context.vocabulary if parent is None else parent.vocabulary
+        if parent is None:
+            self.vocabulary = context.vocabulary
+        elif owner_class is not parent.owner_class:  # a class body: `self.m()` means its methods
+            self.vocabulary = context.vocabulary_for(parent.vocabulary.bindings, owner_class)
+        else:
+            self.vocabulary = parent.vocabulary
         # The class that `self`/`cls` refer to here: the class itself for a class body, the
         # enclosing class for a method and for functions nested in it.
         self.owner_class = owner_class
@@ -160,7 +231,7 @@ class Scope:
         if not self._own_bindings:
             # First import in this function: give it bindings of its own, chained to the outer.
             bindings = Bindings(parent=self.vocabulary.bindings)
-            self.vocabulary = self.context.vocabulary_for(bindings)
+            self.vocabulary = self.context.vocabulary_for(bindings, self.owner_class)
             self._own_bindings = True
         record_simple_statement(statement, self.vocabulary.bindings)
 

@@ -14,7 +14,7 @@ from typing import Optional, Set, Tuple, Union
 import libcst as cst
 import pytest
 
-from flake8_cancel.flow import Exit, HandlerPaths, analyze_handler
+from flake8_cancel.flow import Exit, HandlerPaths, analyze_handler, function_never_returns
 from flake8_cancel.names import Vocabulary, collect_module_bindings, never_returning_functions
 
 FALLTHROUGH = Exit.FALLTHROUGH
@@ -841,3 +841,31 @@ def test_an_inner_handlers_name_counts_as_unbound_after_it():
         "error = exc\ntry:\n    close()\nexcept OSError as error:\n    log(error)\nraise error"
     )
     assert exits_of(paths_of(handler(body))) == {OTHER}
+
+
+# -- functions that never return -----------------------------------------------------------------
+def never_returns(source: str) -> bool:
+    module = cst.parse_module(textwrap.dedent(source))
+    function = next(s for s in module.body if isinstance(s, cst.FunctionDef))
+    return function_never_returns(function, Vocabulary(collect_module_bindings(module)))
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("def f(exc):\n    raise ValueError() from exc\n", True),
+        ("def f(exc):\n    if exc:\n        raise ValueError()\n    raise KeyError()\n", True),
+        ("import sys\ndef f():\n    sys.exit(1)\n", True),
+        ("async def f(exc):\n    raise ValueError() from exc\n", True),
+        ("def f(exc):\n    if exc:\n        raise ValueError()\n", False),
+        ("def f(exc):\n    return exc\n", False),
+        ("def f(exc):\n    try:\n        raise ValueError()\n    except ValueError:\n        pass\n", False),
+        ("def f(exc):\n    pass\n", False),
+        # Calling a generator function only builds the generator.
+        ("def f(exc):\n    yield\n    raise ValueError()\n", False),
+        # A while loop may go on forever: that swallows as surely as returning.
+        ("def f(exc):\n    while exc:\n        raise ValueError()\n    raise KeyError()\n", False),
+    ],
+)
+def test_a_function_never_returns_when_every_path_raises(source, expected):
+    assert never_returns(source) is expected
