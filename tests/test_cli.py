@@ -1,4 +1,6 @@
-"""The command line, driven as a user drives it: in a subprocess."""
+"""The command line, driven as a user drives it: in process (in_process.py), and in a process of
+its own where only a real process shows the behaviour (the console script, the process pool,
+inputs that would crash the interpreter)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from in_process import run_cli
+
 SWALLOW = (
     "import asyncio\n\n\nasync def f():\n    try:\n        await asyncio.sleep(1)\n"
     "    except asyncio.CancelledError:\n        pass\n"
@@ -18,6 +22,10 @@ CLEAN = "async def h(c):\n    await c.x()\n"
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run_cli(*args, cwd=cwd)
+
+
+def run_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "flake8_cancel", *args], capture_output=True, text=True, cwd=cwd
     )
@@ -91,11 +99,12 @@ def test_noqa_and_file_level_noqa(project):
     assert (done.returncode, done.stdout) == (0, "")
 
 
+@pytest.mark.slow
 def test_parallel_and_serial_runs_agree(tmp_path):
     for index in range(40):
         (tmp_path / f"m{index:02}.py").write_text(SWALLOW if index % 3 else BARE)
-    serial = run("--jobs=1", ".", cwd=tmp_path)
-    parallel = run("--jobs=2", ".", cwd=tmp_path)
+    serial = run_process("--jobs=1", ".", cwd=tmp_path)
+    parallel = run_process("--jobs=2", ".", cwd=tmp_path)
     assert serial.returncode == parallel.returncode == 1
     assert serial.stdout == parallel.stdout
     assert len(serial.stdout.splitlines()) == 40
@@ -110,28 +119,50 @@ def test_explain_prints_the_rule_doc(tmp_path):
     assert unknown.returncode == 2 and "unknown rule" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_console_script_and_module_are_the_same_program(tmp_path):
     script = Path(sys.executable).with_name("flake8-cancel")
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert done.returncode == 0
+    assert done.stdout.strip() == run_process("--version", cwd=tmp_path).stdout.strip()
     assert done.stdout.strip() == run("--version", cwd=tmp_path).stdout.strip()
 
 
 HANDLER = "async def f():\n    try:\n        await x\n    except:\n        pass\n"
 
 
-@pytest.mark.parametrize(
-    "name, text",
-    [
-        ("parens.py", HANDLER + "y = " + "(" * 5000 + "1" + ")" * 5000 + "\n"),
-        ("unary.py", HANDLER + "y = " + "-" * 50000 + "1\n"),
-        ("lambdas.py", HANDLER + "y = " + "lambda: " * 5000 + "1\n"),
-        ("attributes.py", HANDLER + "y = a" + ".b" * 50000 + "\n"),
-    ],
+BARE_MESSAGE = (
+    "bare 'except:' around an await swallows cancellation; re-raise CancelledError first"
 )
-def test_input_that_crashes_libcst_is_skipped_with_a_reason(tmp_path, name, text):
+
+
+CRASHING_LIBCST = {
+    "parens.py": HANDLER + "y = " + "(" * 5000 + "1" + ")" * 5000 + "\n",
+    "unary.py": HANDLER + "y = " + "-" * 50000 + "1\n",
+    "lambdas.py": HANDLER + "y = " + "lambda: " * 5000 + "1\n",
+    "attributes.py": HANDLER + "y = a" + ".b" * 50000 + "\n",
+}
+
+
+@pytest.fixture(scope="module")
+def run_on_input_that_crashes_libcst(tmp_path_factory) -> subprocess.CompletedProcess:
+    # In a process of its own: were the screening to let one through, libcst's segfault would
+    # end that process, not the test run.
+    folder = tmp_path_factory.mktemp("crashing")
+    for name, text in CRASHING_LIBCST.items():
+        (folder / name).write_text(text)
+    (folder / "ok.py").write_text(HANDLER)
+    return run_process(*CRASHING_LIBCST, "ok.py", cwd=folder)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CRASHING_LIBCST)
+def test_input_that_crashes_libcst_is_skipped_with_a_reason(run_on_input_that_crashes_libcst, name):
     # libcst's native parser segfaults on these; CPython's parser screens them out first.
-    assert_skipped_as_too_deep(tmp_path, name, text)
+    done = run_on_input_that_crashes_libcst
+    assert done.returncode == 2
+    assert f"{name}: error: skipped: too deeply nested\n" in done.stderr
+    assert done.stdout == "ok.py:4:5: CAN103 " + BARE_MESSAGE + "\n"
 
 
 def assert_skipped_as_too_deep(tmp_path: Path, name: str, text: str) -> None:

@@ -1,4 +1,7 @@
-"""[tool.flake8-cancel] for the command line, and flags that override it."""
+"""[tool.flake8-cancel] for the command line, and flags that override it.
+
+Driven in process (in_process.py); standard input also through a real process, where the fixed
+source goes out through a real pipe."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from in_process import run_cli
+
 SWALLOW = (
     "import asyncio\n\n\nasync def f():\n    try:\n        await asyncio.sleep(1)\n"
     "    except asyncio.CancelledError:\n        pass\n"
@@ -16,6 +21,10 @@ BARE = "async def g(c):\n    try:\n        await c.x()\n    except:\n        pas
 
 
 def run(*args: str, cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return run_cli(*args, cwd=cwd, stdin=stdin, text=False)
+
+
+def run_process(*args: str, cwd: Path, stdin: bytes = b"") -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "flake8_cancel", *args], capture_output=True, cwd=cwd, input=stdin
     )
@@ -108,8 +117,11 @@ def test_standard_input_with_a_file_name_for_messages_and_configuration(project)
     assert (ignored.returncode, ignored.stdout) == (0, b"")
 
 
-def test_standard_input_fix_writes_the_fixed_source_to_stdout(project):
-    done = run("-", "--fix", "--stdin-filename", "src/app.py", cwd=project, stdin=BARE.encode())
+@pytest.mark.parametrize(
+    "runner", [run, pytest.param(run_process, marks=pytest.mark.slow)], ids=["in_process", "process"]
+)
+def test_standard_input_fix_writes_the_fixed_source_to_stdout(project, runner):
+    done = runner("-", "--fix", "--stdin-filename", "src/app.py", cwd=project, stdin=BARE.encode())
     assert done.stdout == BARE.replace(
         "    except:\n", "    except asyncio.CancelledError:\n        raise\n    except:\n"
     ).replace("async def g", "import asyncio\n\nasync def g").encode()

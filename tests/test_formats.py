@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from flake8_cancel.rules import all_rules
+from in_process import run_cli
 
 SOURCE = (
     "import asyncio\n\n\nasync def f(c):\n    try:\n        await c.x()\n"
@@ -19,9 +19,7 @@ SOURCE = (
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flake8_cancel", *args], capture_output=True, text=True, cwd=cwd
-    )
+    return run_cli(*args, cwd=cwd)
 
 
 @pytest.fixture

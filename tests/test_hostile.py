@@ -1,10 +1,14 @@
-"""Hostile input, through the real flake8 (with the plugin) and the real command line.
+"""Hostile input, through flake8 (with the plugin) and the command line.
 
 flake8 must never show a traceback of ours: what it cannot parse gets its own E999 and nothing
 else. The command line names each file it could not check, with the reason, checks all the
 others, and exits 2. What it can check it also fixes, keeping every byte it did not edit.
 
-The inputs are written by the tests; the lint cases share one run of each tool, to stay fast.
+The inputs are written by the tests; the lint cases share one run of each front end. Those runs
+are in process (in_process.py): what a case tests is how the engine and the front end react to
+it. Then each front end runs once more in a real process over the cases (marked slow): it must
+survive them all and print what the run in process printed. What could hang or kill the process
+running it (a FIFO; flake8's own crash on a NUL byte) runs only in a real process.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import pytest
 
 from flake8_cancel import cli
+from flake8_cancel.plugin import Plugin
+from in_process import run_cli as run_cli_in_process
+from in_process import run_flake8 as run_flake8_in_process
 
 Finding = Tuple[int, int, str]  # line, column, code
 
@@ -26,17 +33,18 @@ HANDLER = "async def f(c):\n    try:\n        await c.x()\n    except:\n        
 HANDLER_FINDING = (4, 5, "CAN103")
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flake8_cancel", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout,
-    )
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run_cli_in_process(*args, cwd=cwd)
 
 
 def run_flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run_flake8_in_process("--isolated", "--select=CAN,E9", *args, cwd=cwd)
+
+
+def run_cli_process(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "flake8", "--isolated", "--select=CAN,E9", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
+        [sys.executable, "-m", "flake8_cancel", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=timeout,
     )
 
 
@@ -191,78 +199,126 @@ CASES: Dict[str, Case] = {
 }
 
 
-class Runs(NamedTuple):
-    cli: subprocess.CompletedProcess
-    flake8: subprocess.CompletedProcess
-    flake8_on_nul: subprocess.CompletedProcess  # alone: flake8 itself crashes on it on some Pythons
-
-
 NUL = "nul_byte.py"
+MANY = "many_functions.py"
+
+
+class Runs(NamedTuple):
+    cli: subprocess.CompletedProcess  # over every case
+    flake8: subprocess.CompletedProcess  # over every case but NUL
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Runs:
+def folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
     for name, case in CASES.items():
         (folder / name).write_bytes(case.data)
-    # Both tools at once: the two cores are the budget.
+    return folder
+
+
+@pytest.fixture(scope="module")
+def in_process(folder) -> Runs:
+    """flake8 in process skips MANY: its own checks of 15,000 lines cost seconds, and the
+    plugin's findings there are the command line's (checked here) passed on."""
+    others = [f"./{name}" for name in CASES if name not in (NUL, MANY)]
+    return Runs(run_cli(".", cwd=folder), run_flake8(*others, cwd=folder))
+
+
+class Processes(NamedTuple):
+    cli: subprocess.CompletedProcess  # over every case but MANY, which is checked in process
+    flake8: subprocess.CompletedProcess  # over every case but NUL
+    flake8_on_nul: subprocess.CompletedProcess  # alone: flake8 itself crashes on it on some Pythons
+
+
+IN_PROCESSES = {"cli": [name for name in CASES if name != MANY],
+                "flake8": [name for name in CASES if name != NUL]}
+
+
+@pytest.fixture(scope="module")
+def processes(folder) -> Processes:
+    # All three at once: the two cores are the budget.
     command = [sys.executable, "-m"]
-    others = [f"./{name}" for name in CASES if name != NUL]
-    processes = [
-        subprocess.Popen(command + ["flake8_cancel", "."], cwd=folder, text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE),
-        subprocess.Popen(command + ["flake8", "--isolated", "--select=CAN,E9", *others],
+    flake8 = command + ["flake8", "--isolated", "--select=CAN,E9"]
+    started = [
+        subprocess.Popen(command + ["flake8_cancel", *(f"./{name}" for name in IN_PROCESSES["cli"])],
                          cwd=folder, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
-        subprocess.Popen(command + ["flake8", "--isolated", "--select=CAN,E9", f"./{NUL}"],
+        subprocess.Popen(flake8 + [f"./{name}" for name in IN_PROCESSES["flake8"]],
+                         cwd=folder, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        subprocess.Popen(flake8 + [f"./{NUL}"],
                          cwd=folder, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
     ]
     done = []
-    for process in processes:
+    for process in started:
         stdout, stderr = process.communicate(timeout=120)
         done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
-    return Runs(*done)
+    return Processes(*done)
+
+
+@pytest.fixture(scope="module", params=["in_process", pytest.param("process", marks=pytest.mark.slow)])
+def flake8_run(request) -> subprocess.CompletedProcess:
+    """flake8's run over the cases: in process, and in a real process."""
+    fixture = "in_process" if request.param == "in_process" else "processes"
+    return request.getfixturevalue(fixture).flake8
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_cli_checks_the_file_or_names_it_with_the_reason(runs, name):
+def test_cli_checks_the_file_or_names_it_with_the_reason(in_process, name):
     case = CASES[name]
     path = f"./{name}"
-    assert findings_by_file(runs.cli.stdout).get(path, set()) == case.cli
-    reason = problems_by_file(runs.cli.stderr).get(path)
+    assert findings_by_file(in_process.cli.stdout).get(path, set()) == case.cli
+    reason = problems_by_file(in_process.cli.stderr).get(path)
     if case.problem is None:
         assert reason is None
     else:
         assert reason is not None and reason.startswith(case.problem), reason
 
 
-def test_cli_prints_one_line_per_bad_file_and_exits_2(runs):
-    assert_no_traceback(runs.cli)
-    assert set(problems_by_file(runs.cli.stderr)) == {
+def test_cli_prints_one_line_per_bad_file_and_exits_2(in_process):
+    assert set(problems_by_file(in_process.cli.stderr)) == {
         f"./{name}" for name, case in CASES.items() if case.problem is not None
     }
-    assert runs.cli.returncode == 2
+    assert in_process.cli.returncode == 2
 
 
-@pytest.mark.parametrize("name", [name for name in CASES if name != NUL])
-def test_flake8_reports_the_findings_or_only_its_own_e999(runs, name):
+def only(paths: Sequence[str], output: str) -> List[str]:
+    return [line for line in output.splitlines() if line.split(":", 1)[0][2:] in paths]
+
+
+@pytest.mark.slow
+def test_the_cli_in_a_process_survives_every_case_and_prints_the_same(in_process, processes):
+    assert_no_traceback(processes.cli)
+    names = IN_PROCESSES["cli"]
+    assert processes.cli.stdout.splitlines() == only(names, in_process.cli.stdout)
+    assert processes.cli.stderr.splitlines() == only(names, in_process.cli.stderr)
+    assert processes.cli.returncode == 2
+
+
+@pytest.mark.parametrize("name", [name for name in CASES if name not in (NUL, MANY)])
+def test_flake8_reports_the_findings_or_only_its_own_e999(flake8_run, name):
     case = CASES[name]
-    got = findings_by_file(runs.flake8.stdout).get(f"./{name}", set())
+    got = findings_by_file(flake8_run.stdout).get(f"./{name}", set())
     if case.flake8 == ONLY_E999 or sys.version_info < case.python:
         assert [code for _, _, code in got] == ["E999"]
     else:
         assert got == (case.cli if case.flake8 is None else case.flake8)
 
 
-def test_flake8_shows_no_traceback_and_no_plugin_error(runs):
-    assert_no_traceback(runs.flake8)
-    assert runs.flake8.stderr == ""
-    assert runs.flake8.returncode == 1
+def test_flake8_shows_no_traceback_and_no_plugin_error(flake8_run):
+    assert_no_traceback(flake8_run)
+    assert flake8_run.stderr == ""
+    assert flake8_run.returncode == 1
 
 
-def test_flake8_on_a_nul_byte_reports_e999_or_crashes_before_any_plugin(runs):
+@pytest.mark.slow
+def test_flake8_in_a_process_reports_every_finding_of_a_large_file(processes):
+    assert findings_by_file(processes.flake8.stdout)[f"./{MANY}"] == CASES[MANY].cli
+
+
+@pytest.mark.slow
+def test_flake8_on_a_nul_byte_reports_e999_or_crashes_before_any_plugin(processes):
     # On some Pythons (3.9's ValueError, 3.13.0's SystemError from its tokenizer) flake8 crashes
     # by itself on a NUL byte, while building its tree, before any plugin is called.
-    done = runs.flake8_on_nul
+    done = processes.flake8_on_nul
     if "Traceback" in done.stderr:
         assert "flake8_cancel" not in done.stderr
         assert "flake8/processor.py" in done.stderr
@@ -390,11 +446,13 @@ def test_missing_path_is_named_and_the_others_are_still_checked(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_a_fifo_found_by_the_walk_is_named_not_read(tmp_path):
-    # Reading a FIFO waits for a writer that never comes: flake8 itself hangs on one.
+    # Reading a FIFO waits for a writer that never comes: flake8 itself hangs on one. In a
+    # process of its own, so that a hang ends in a timeout rather than in a test run that hangs.
     (tmp_path / "good.py").write_text(HANDLER)
     os.mkfifo(tmp_path / "pipe.py")
-    done = run_cli(".", cwd=tmp_path, timeout=30)
+    done = run_cli_process(".", cwd=tmp_path, timeout=30)
     assert findings_by_file(done.stdout) == {"./good.py": {HANDLER_FINDING}}
     assert problems_by_file(done.stderr) == {"./pipe.py": "cannot read: not a regular file"}
     assert done.returncode == 2
@@ -460,24 +518,17 @@ def test_folder_removed_during_the_walk_is_named(tmp_path):
     assert problems == [(str(tmp_path / "b"), f"cannot read: {os.strerror(errno.ENOENT)}")]
 
 
-def test_flake8_plugin_lints_what_flake8_read_after_the_file_is_gone(tmp_path):
+def test_flake8_plugin_lints_what_flake8_read_after_the_file_is_gone(tmp_path, monkeypatch):
     # The plugin works from the lines flake8 hands it and never opens the file again.
     (tmp_path / "doomed.py").write_text(HANDLER)
-    script = (
-        "import os, sys\n"
-        "from flake8.main.cli import main\n"
-        "from flake8_cancel.plugin import Plugin\n"
-        "original = Plugin.__init__\n"
-        "def __init__(self, tree, lines, filename):\n"
-        "    original(self, tree, lines, filename)\n"
-        "    os.unlink(filename)\n"
-        "Plugin.__init__ = __init__\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, "--isolated", "--select=CAN,E9", "--jobs=1", "doomed.py"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
-    )
+    original = Plugin.__init__
+
+    def __init__(self, tree, lines, filename):
+        original(self, tree, lines, filename)
+        os.unlink(filename)
+
+    monkeypatch.setattr(Plugin, "__init__", __init__)
+    done = run_flake8("doomed.py", cwd=tmp_path)
     assert_no_traceback(done)
     assert not (tmp_path / "doomed.py").exists()
     assert findings_by_file(done.stdout) == {"doomed.py": {HANDLER_FINDING}}

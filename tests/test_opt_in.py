@@ -1,6 +1,7 @@
 """CAN110 is opt-in: off unless its full code is selected, in flake8 and in the CLI alike.
 
-Driven through the real tools in subprocesses, as a user runs them.
+Driven through flake8 and the command line in process (in_process.py), and once through both in
+processes of their own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Dict, Set
 import pytest
 
 from flake8_cancel.rules import rule_for
+from in_process import run_cli, run_flake8
 
 SOURCE = '''\
 import asyncio
@@ -68,13 +70,19 @@ def checked(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def findings(tool: str, cwd: Path, *options: str) -> Dict[int, Set[str]]:
+def findings(tool: str, cwd: Path, *options: str, in_process: bool = True) -> Dict[int, Set[str]]:
     """Line -> codes that ``tool`` ("flake8" or "cli") reports for child.py."""
-    if tool == "flake8":
-        command = [sys.executable, "-m", "flake8", "--isolated", *options, "child.py"]
+    if not in_process:
+        module = "flake8" if tool == "flake8" else "flake8_cancel"
+        isolated = ["--isolated"] if tool == "flake8" else []
+        done = subprocess.run(
+            [sys.executable, "-m", module, *isolated, *options, "child.py"],
+            capture_output=True, text=True, cwd=cwd,
+        )
+    elif tool == "flake8":
+        done = run_flake8("--isolated", *options, "child.py", cwd=cwd)
     else:
-        command = [sys.executable, "-m", "flake8_cancel", *options, "child.py"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+        done = run_cli(*options, "child.py", cwd=cwd)
     assert done.returncode in (0, 1), done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     found: Dict[int, Set[str]] = defaultdict(set)
@@ -150,6 +158,12 @@ def test_a_site_is_never_both_can110_and_can101_or_can107(checked, tool):
     assert not set(default) & CHILD_CANCEL
 
 
-def test_both_tools_agree(checked):
+@pytest.mark.parametrize(
+    "in_process", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["in_process", "process"]
+)
+def test_both_tools_agree(checked, in_process):
     for options in [(), ("--extend-select=CAN110",)]:
-        assert findings("flake8", checked, *options) == findings("cli", checked, *options)
+        by_flake8 = findings("flake8", checked, *options, in_process=in_process)
+        assert by_flake8 == findings("cli", checked, *options, in_process=in_process)
+        # Off by default, on when named: the two runs differ on exactly the idiom's lines.
+        assert (set(by_flake8) & CHILD_CANCEL) == (CHILD_CANCEL if options else set())

@@ -1,18 +1,26 @@
-"""The flake8 plugin, through the real flake8."""
+"""The flake8 plugin, through flake8 (in process, see in_process.py; test_front_ends.py runs the
+real flake8 over every fixture)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import ast
+import logging
 from pathlib import Path
 
+import libcst as cst
+import pytest
+
 from flake8_cancel import __version__
+from flake8_cancel.engine import Engine
+from flake8_cancel.plugin import Plugin
+from in_process import run_flake8
+
+HANDLER = "async def f(c):\n    try:\n        await c.x()\n    except:\n        pass\n"
+BARE_MESSAGE = "CAN103 bare 'except:' around an await swallows cancellation; re-raise CancelledError first"
 
 
-def flake8(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flake8", "--isolated", *args], capture_output=True, text=True, cwd=cwd
-    )
+def flake8(*args: str, cwd: Path):
+    return run_flake8("--isolated", *args, cwd=cwd)
 
 
 def test_version_lists_the_plugin(tmp_path):
@@ -27,19 +35,42 @@ def test_unparsable_file_yields_only_e999(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_file_flake8_parses_but_libcst_cannot_is_skipped_silently(tmp_path):
-    # Deep nesting beyond what libcst accepts must not crash flake8.
+# Valid Python that libcst's parser refuses: thousands of adjacent string literals.
+LIBCST_REFUSES = HANDLER + "y = (" + " ".join(['"a"'] * 5000) + ")\n"
+
+
+def test_valid_python_that_libcst_cannot_parse_is_skipped_silently(tmp_path, caplog):
+    ast.parse(LIBCST_REFUSES)  # Python accepts it ...
+    with pytest.raises(cst.ParserSyntaxError):  # ... and libcst does not: the case is real
+        cst.parse_module(LIBCST_REFUSES)
+
+    # The plugin reports nothing for the file (its handler is not judged), says why in flake8's
+    # log only, and never raises.
+    plugin = Plugin(ast.parse(LIBCST_REFUSES), LIBCST_REFUSES.splitlines(keepends=True), "s.py")
+    with caplog.at_level(logging.INFO, logger="flake8_cancel.plugin"):
+        assert list(plugin.run()) == []
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 1
+    assert messages[0].startswith("flake8-cancel: s.py: skipped: libcst cannot parse it (line 6: ")
+
+    (tmp_path / "strings.py").write_text(LIBCST_REFUSES)
+    done = flake8("--select=CAN,E9", "strings.py", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_deep_nesting_that_libcst_parses_is_reported_where_it_is(tmp_path):
     depth = 60
     lines = ["async def f():"]
     for level in range(1, depth):
         lines.append("    " * level + "if x:")
     lines.append("    " * depth + "try:\n" + "    " * (depth + 1) + "await x\n"
                  + "    " * depth + "except:\n" + "    " * (depth + 1) + "pass")
-    (tmp_path / "deep.py").write_text("\n".join(lines) + "\n")
+    source = "\n".join(lines) + "\n"
+    cst.parse_module(source)  # within what libcst parses: the handler must be judged
+    (tmp_path / "deep.py").write_text(source)
     done = flake8("--select=CAN", "deep.py", cwd=tmp_path)
-    assert done.returncode in (0, 1)
-    assert "Traceback" not in done.stderr
-    assert all(" CAN103 " in line for line in done.stdout.splitlines())
+    assert (done.returncode, done.stderr) == (1, "")
+    assert done.stdout == f"deep.py:{depth + 3}:{4 * depth + 1}: {BARE_MESSAGE}\n"
 
 
 def test_bad_target_version_is_a_usage_error(tmp_path):
@@ -55,28 +86,22 @@ def test_options_from_flake8_config(tmp_path):
         "import trio\n\n\nasync def f():\n    try:\n        await trio.sleep(1)\n"
         "    except trio.Cancelled:\n        pass\n"
     )
-    done = subprocess.run([sys.executable, "-m", "flake8", "t.py"], capture_output=True, text=True, cwd=tmp_path)
+    done = run_flake8("t.py", cwd=tmp_path)  # not --isolated: the configuration is the point
     assert done.stdout.startswith("t.py:7:5: CAN101 ")
 
 
-def test_an_internal_error_is_one_line_on_stderr_never_a_traceback(tmp_path):
+def test_an_internal_error_is_one_line_on_stderr_never_a_traceback(tmp_path, monkeypatch):
     # A bug of ours must cost one file's findings, not the user's flake8 run or a traceback.
     (tmp_path / "boom.py").write_text(
         "import asyncio\n\nasync def f():\n    try:\n        await asyncio.sleep(1)\n"
         "    except asyncio.CancelledError:\n        pass\n"
     )
-    (tmp_path / "run.py").write_text(
-        "import sys\n"
-        "from flake8_cancel.engine import Engine\n"
-        "def broken(self, *args, **kwargs):\n"
-        "    raise KeyError('deliberate')\n"
-        "Engine.analyze = broken\n"
-        "from flake8.main.cli import main\n"
-        "sys.exit(main(['--isolated', '--select=CAN,E9', 'boom.py']))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "run.py"], capture_output=True, text=True, cwd=tmp_path
-    )
+
+    def broken(self, *args, **kwargs):
+        raise KeyError("deliberate")
+
+    monkeypatch.setattr(Engine, "analyze", broken)
+    done = flake8("--select=CAN,E9", "boom.py", cwd=tmp_path)
     assert done.returncode == 0
     assert done.stdout == ""
     assert done.stderr == (

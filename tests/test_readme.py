@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from in_process import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,11 +26,10 @@ def test_before_reports_the_marked_lines_and_fixes_into_after(tmp_path):
         for number, line in enumerate(before.splitlines(), start=1)
         if re.search(r"# CAN\d+", line)
     ]
-    lint = subprocess.run([sys.executable, "-m", "flake8_cancel", "example.py"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    lint = run_cli("example.py", cwd=tmp_path)
     assert [(int(line.split(":")[1]), line.split()[1]) for line in lint.stdout.splitlines()] == marked
-    subprocess.run([sys.executable, "-m", "flake8_cancel", "--fix", "--unsafe-fixes", "example.py"],
-                   capture_output=True, cwd=tmp_path)
+    fix = run_cli("--fix", "--unsafe-fixes", "example.py", cwd=tmp_path)
+    assert fix.returncode in (0, 1) and fix.stderr.startswith("Fixed "), fix.stderr
     fixed = re.sub(r"  # CAN\d+:.*", "", target.read_text())
     assert fixed == block_after("after")
 
@@ -42,6 +41,5 @@ def test_configuration_example_is_accepted_by_the_loader(tmp_path):
     assert match, "README lacks the configuration example"
     (tmp_path / "pyproject.toml").write_text(match.group(1))
     (tmp_path / "app.py").write_text("x = 1\n")
-    done = subprocess.run([sys.executable, "-m", "flake8_cancel", "app.py"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = run_cli("app.py", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (0, "")

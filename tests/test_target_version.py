@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from flake8_cancel.settings import parse_target_version, requires_python_lower_bound
+from in_process import run_cli, run_flake8
 
 TIMEOUT_HANDLER = (
     "import asyncio\n\n\nasync def f(reader):\n    try:\n"
@@ -45,14 +44,14 @@ def test_bad_target_version(text):
 
 
 def codes(tmp_path: Path, *options: str) -> dict:
-    """CAN202 findings from the CLI and from flake8 for tmp_path/pkg/mod.py."""
+    """CAN202 findings from the CLI and from flake8 for tmp_path/pkg/mod.py (in process: each
+    run reads the pyproject.toml files afresh, as a new process does)."""
     results = {}
-    for tool, command in (
-        ("cli", [sys.executable, "-m", "flake8_cancel", *options, "pkg/mod.py"]),
-        ("flake8", [sys.executable, "-m", "flake8", "--select=CAN",
-                    *[o.replace("--", "--cancel-", 1) for o in options], "pkg/mod.py"]),
+    for tool, done in (
+        ("cli", run_cli(*options, "pkg/mod.py", cwd=tmp_path)),
+        ("flake8", run_flake8("--select=CAN", *[o.replace("--", "--cancel-", 1) for o in options],
+                              "pkg/mod.py", cwd=tmp_path)),
     ):
-        done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
         assert "Traceback" not in done.stderr
         results[tool] = (sorted(line.split()[1] for line in done.stdout.splitlines()), done.stderr)
     return results
@@ -103,8 +102,5 @@ def test_bad_value_in_pyproject_is_a_clear_error(project):
 
 
 def test_bad_option_is_a_usage_error(project):
-    done = subprocess.run(
-        [sys.executable, "-m", "flake8_cancel", "--target-version=3", "pkg"],
-        capture_output=True, text=True, cwd=project,
-    )
+    done = run_cli("--target-version=3", "pkg", cwd=project)
     assert done.returncode == 2 and "target version '3'" in done.stderr
