@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -20,6 +20,7 @@ from flake8_cancel.flow import HandlerPaths, analyze_handler, function_never_ret
 from flake8_cancel.names import (
     TEST_CASE_NEVER_RETURNING_METHODS,
     TEST_CASES,
+    WAIT_FOR,
     Bindings,
     Catch,
     Vocabulary,
@@ -42,6 +43,7 @@ from flake8_cancel.syntax import (
     dotted_name,
     has_cancellation_point,
     method_receiver,
+    reference_key,
     small_statements,
     statements,
 )
@@ -52,6 +54,10 @@ _RUN_CALL = re.compile(r"\brun\(\s*([A-Za-z_]\w*)\s*\(")
 # Calls that decide what awaiting a task or future means afterwards.
 CANCELS = ("cancel",)
 COMPLETES = ("set_result", "set_exception")
+SHIELD = frozenset({"asyncio.shield", "asyncio.tasks.shield"})
+GATHER = frozenset({"asyncio.gather", "asyncio.tasks.gather"})
+WAIT = frozenset({"asyncio.wait", "asyncio.tasks.wait"})
+FUTURES = frozenset({"asyncio.Future", "asyncio.futures.Future"})
 
 
 class ModuleContext:
@@ -71,6 +77,7 @@ class ModuleContext:
         self.settings = settings
         self.target_version = target_version
         self._never_returns_cache: Dict[int, bool] = {}
+        self._cancelled_by_method: Dict[Tuple[int, str], FrozenSet[str]] = {}
         self.vocabulary = self.vocabulary_for(self.bindings)
         # Filled by the walker, only where a timeout rule could fire.
         self.call_index: Optional[CallIndex] = CallIndex(module) if index_calls else None
@@ -145,6 +152,32 @@ class ModuleContext:
             )
             self._never_returns_cache[id(function)] = known
         return known
+
+    def cancelled_by_method(
+        self, func: cst.BaseExpression, owner_class: Optional[cst.ClassDef]
+    ) -> FrozenSet[str]:
+        """For a call of a method of the class it is in (``self.close()``), the attributes that
+        the method cancels (``self._task.cancel()``, ``loop.call_soon(self._task.cancel)``)."""
+        if not (
+            owner_class is not None
+            and isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value in ("self", "cls")
+        ):
+            return frozenset()
+        cache_key = (id(owner_class), func.attr.value)
+        found = self._cancelled_by_method.get(cache_key)
+        if found is None:
+            found = frozenset(
+                key
+                for method in statements(owner_class.body)
+                if isinstance(method, cst.FunctionDef) and method.name.value == func.attr.value
+                for receiver in _cancel_receivers(method.body)
+                for key in (reference_key(receiver),)
+                if key is not None and key.startswith(f"{func.value.value}.")
+            )
+            self._cancelled_by_method[cache_key] = found
+        return found
 
     def _is_test_case(self, class_node: cst.ClassDef, depth: int = 0) -> bool:
         """Does the class derive from unittest's TestCase (through this module's classes)?"""
@@ -236,18 +269,19 @@ class Scope:
         record_simple_statement(statement, self.vocabulary.bindings)
 
 
-def awaited_names(suite: cst.CSTNode, vocabulary: Vocabulary) -> Optional[Set[str]]:
-    """When every cancellation point in ``suite`` is ``await <name or attribute chain>`` (inside
-    timeout blocks at most), those names; otherwise None."""
-    names: Set[str] = set()
+def awaited_references(suite: cst.CSTNode, vocabulary: Vocabulary) -> Optional[Set[str]]:
+    """When every cancellation point in ``suite`` awaits existing tasks or futures (``await t``,
+    ``await wait_for(t, 1)``, ``await shield(t)``, ``await gather(*tasks)``), inside timeout
+    blocks at most, their reference keys (``*tasks`` for a group); otherwise None."""
+    found: Set[str] = set()
     stack: List[cst.CSTNode] = list(children(suite))
     while stack:
         current = stack.pop()
         if isinstance(current, cst.Await):
-            name = dotted_name(current.expression)
-            if name is None:
+            keys = _awaited_keys(current.expression, vocabulary)
+            if keys is None:
                 return None
-            names.add(name)
+            found |= keys
             continue
         if isinstance(current, cst.With) and current.asynchronous:
             if not all(vocabulary.is_timeout_manager(item.item) for item in current.items):
@@ -257,26 +291,146 @@ def awaited_names(suite: cst.CSTNode, vocabulary: Vocabulary) -> Optional[Set[st
         if isinstance(current, (cst.For, cst.CompFor)) and current.asynchronous:
             return None
         stack.extend(children_run_here(current))
-    return names or None
+    return found or None
 
 
-def awaits_only_prepared(
-    body: cst.CSTNode, stop: cst.CSTNode, scope: Scope, methods: Sequence[str]
-) -> bool:
-    """Does ``body`` await only names (or attribute chains) on which the function called one of
-    ``methods`` before reaching ``stop``? With CANCELS: the child-cancel idiom (``t.cancel()``,
-    then ``await t``). With COMPLETES: awaiting a future already done, which cannot suspend."""
-    awaited = awaited_names(body, scope.vocabulary)
-    if not awaited or scope.function is None:
-        return False
-    prepared = set()
+def _awaited_keys(expression: cst.BaseExpression, vocabulary: Vocabulary) -> Optional[Set[str]]:
+    key = reference_key(expression)
+    if key is not None:
+        return {key}
+    if not (isinstance(expression, cst.Call) and expression.args):
+        return None
+    bindings = vocabulary.bindings
+    if bindings.resolves_to(expression.func, WAIT_FOR | SHIELD):
+        first = expression.args[0]
+        inner = reference_key(first.value)
+        return {inner} if inner is not None and not first.star else None
+    if bindings.resolves_to(expression.func, GATHER):
+        keys = set()
+        for argument in expression.args:
+            if argument.keyword is not None:
+                continue  # return_exceptions=...
+            inner = reference_key(argument.value)
+            if inner is None or argument.star == "**":
+                return None
+            keys.add(f"*{inner}" if argument.star == "*" else inner)
+        return keys or None
+    return None
+
+
+class Preparation(NamedTuple):
+    """What a function did, before some point, to tasks and futures it awaits later."""
+
+    cancelled: FrozenSet[str]  # keys whose cancel() was requested
+    completed: FrozenSet[str]  # keys already done: awaiting them cannot suspend
+
+
+def prepared_before(scope: Scope, stop: cst.CSTNode, judged: cst.CSTNode) -> Preparation:
+    """Scan the function in source order up to ``stop``. Cancelled: ``t.cancel()``,
+    ``loop.call_soon(t.cancel)`` (a bound ``cancel`` handed to a call), ``self.close()`` where a
+    method of the class cancels ``self.t``, and ``for t in tasks: t.cancel()`` (then the group
+    ``*tasks`` and every later loop variable over it). Completed: ``fut.set_result(...)``/
+    ``set_exception(...)``, ``cancel()`` of a plain future the function created (it is done at
+    once), ``await gather(...)`` and ``await wait(tasks)`` without a timeout (every task in them
+    is done), except an await of ``judged``, the body whose awaits are in question."""
+    cancelled: Set[str] = set()
+    completed: Set[str] = set()
+    if scope.function is None:
+        return Preparation(frozenset(), frozenset())
+    plain_futures: Set[str] = set()
+    bindings = scope.vocabulary.bindings
+    in_question = {id(node) for node in descendants(judged) if isinstance(node, cst.Await)}
     for node in descendants(scope.function):  # in source order
         if node is stop:
             break
-        receiver = method_receiver(node, methods)
+        if isinstance(node, cst.Assign) and _creates_plain_future(node.value, bindings):
+            plain_futures.update(filter(None, (reference_key(t.target) for t in node.targets)))
+        elif isinstance(node, cst.For):
+            target, group = reference_key(node.target), reference_key(node.iter)
+            if target is None or group is None:
+                continue
+            if f"*{group}" in cancelled:
+                cancelled.add(target)
+            if f"*{group}" in completed:
+                completed.add(target)
+            if any(reference_key(r) == target for r in _cancel_receivers(node.body)):
+                cancelled.add(f"*{group}")
+        elif isinstance(node, cst.Await) and id(node) not in in_question:
+            completed |= _completed_by_waiting(node.expression, bindings)
+        elif isinstance(node, cst.Call):
+            for receiver in _cancel_receivers(node, nested=False):
+                key = reference_key(receiver)
+                if key is not None:
+                    cancelled.add(key)
+                    if key in plain_futures:
+                        completed.add(key)
+            receiver = method_receiver(node, COMPLETES)
+            if receiver is not None and reference_key(receiver) is not None:
+                completed.add(reference_key(receiver))  # type: ignore[arg-type]
+            cancelled |= scope.context.cancelled_by_method(node.func, scope.owner_class)
+    return Preparation(frozenset(cancelled), frozenset(completed))
+
+
+def _cancel_receivers(node: cst.CSTNode, nested: bool = True) -> Iterator[cst.BaseExpression]:
+    """What ``node`` (or, if ``nested``, any call inside it) requests the cancellation of:
+    ``t.cancel()``, or a bound ``t.cancel`` handed to a call (``loop.call_soon(t.cancel)``)."""
+    for current in descendants(node) if nested else (node,):
+        receiver = method_receiver(current, CANCELS)
         if receiver is not None:
-            prepared.add(dotted_name(receiver))
-    return awaited <= prepared
+            yield receiver
+        elif isinstance(current, cst.Call):
+            for argument in current.args:
+                value = argument.value
+                if isinstance(value, cst.Attribute) and value.attr.value == "cancel":
+                    yield value.value
+
+
+def _creates_plain_future(value: cst.BaseExpression, bindings: Bindings) -> bool:
+    """``loop.create_future()`` or ``asyncio.Future()``: a future no coroutine drives."""
+    return isinstance(value, cst.Call) and (
+        method_receiver(value, ("create_future",)) is not None
+        or bindings.resolves_to(value.func, FUTURES)
+    )
+
+
+def _completed_by_waiting(expression: cst.BaseExpression, bindings: Bindings) -> Set[str]:
+    """The tasks that are done once this awaited expression returns."""
+    if not isinstance(expression, cst.Call):
+        return set()
+    if bindings.resolves_to(expression.func, GATHER):
+        keys = set()
+        for argument in expression.args:
+            key = reference_key(argument.value) if argument.keyword is None else None
+            if key is not None:
+                keys.add(f"*{key}" if argument.star == "*" else key)
+        return keys
+    if bindings.resolves_to(expression.func, WAIT) and expression.args:
+        bounded = any(
+            argument.keyword is not None and argument.keyword.value in ("timeout", "return_when")
+            for argument in expression.args
+        )
+        key = reference_key(expression.args[0].value)
+        return {f"*{key}"} if key is not None and not bounded else set()
+    return set()
+
+
+def awaits_only_cancelled(body: cst.CSTNode, stop: cst.CSTNode, scope: Scope) -> bool:
+    """Does ``body`` await only tasks that the function cancelled before ``stop``?"""
+    awaited = awaited_references(body, scope.vocabulary)
+    return awaited is not None and awaited <= prepared_before(scope, stop, body).cancelled
+
+
+def awaits_only_completed(body: cst.CSTNode, stop: cst.CSTNode, scope: Scope) -> bool:
+    """Does ``body`` await only tasks and futures already done before ``stop``?"""
+    awaited = awaited_references(body, scope.vocabulary)
+    return awaited is not None and awaited <= prepared_before(scope, stop, body).completed
+
+
+def _end_of_body(node: TryNode) -> cst.CSTNode:
+    """Where a try body ends, for a scan in source order: its first clause, else what follows."""
+    if node.handlers:
+        return node.handlers[0]
+    return node.orelse or node.finalbody or node
 
 
 class TrySite:
@@ -296,7 +450,11 @@ class TrySite:
 
     @cached_property
     def body_awaits(self) -> bool:
-        return has_cancellation_point(self.node.body)
+        """The try body can suspend the task, so its cancellation can arrive there: it has a
+        cancellation point that does not merely await tasks or futures already done."""
+        return has_cancellation_point(self.node.body) and not awaits_only_completed(
+            self.node.body, _end_of_body(self.node), self.scope
+        )
 
     @property
     def catches_cancellation(self) -> bool:
@@ -319,12 +477,15 @@ class WithSite:
 
     @cached_property
     def body_awaits(self) -> bool:
-        return has_cancellation_point(self.node.body)
+        """As for a try body: a cancellation point that can suspend the task."""
+        return has_cancellation_point(self.node.body) and not awaits_only_completed(
+            self.node.body, self.node, self.scope
+        )
 
     @cached_property
     def awaits_cancelled_child(self) -> bool:
         """``t.cancel()`` then ``with suppress(CancelledError): await t``."""
-        return awaits_only_prepared(self.node.body, self.node, self.scope, CANCELS)
+        return awaits_only_cancelled(self.node.body, self.node, self.scope)
 
     @property
     def in_main_coroutine(self) -> bool:
@@ -457,7 +618,7 @@ class HandlerSite:
         """The child-cancel idiom: ``t.cancel()`` earlier in the function, then a try body that
         only awaits ``t`` (the same name or attribute chain), optionally under a timeout block.
         The handler then expects ``t``'s cancellation; CAN110 (opt-in) reports what it risks."""
-        return awaits_only_prepared(self.try_site.node.body, self.node, self.scope, CANCELS)
+        return awaits_only_cancelled(self.try_site.node.body, self.node, self.scope)
 
     @cached_property
     def defers_reraise(self) -> bool:

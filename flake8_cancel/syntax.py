@@ -42,6 +42,25 @@ def dotted_name(node: cst.CSTNode) -> Optional[str]:
     return None
 
 
+def reference_key(node: cst.CSTNode) -> Optional[str]:
+    """A name, an attribute chain, or a subscript of one by a plain index (``t``,
+    ``self.task``, ``app[key]``, ``self.tasks["a"]``), as text; None for anything else. Two
+    mentions with the same key refer to the same object, as far as the rules care."""
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        return dotted_name(node)
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+        index = node.slice[0].slice
+        base = reference_key(node.value)
+        if base is None or not isinstance(index, cst.Index):
+            return None
+        value = index.value
+        if isinstance(value, (cst.Integer, cst.SimpleString)):
+            return f"{base}[{value.value}]"
+        inner = dotted_name(value)
+        return None if inner is None else f"{base}[{inner}]"
+    return None
+
+
 def statements(suite: cst.BaseSuite) -> Sequence[Statement]:
     """The statements of an indented block; a one-line suite (``if x: pass``) is one statement."""
     if isinstance(suite, cst.IndentedBlock):

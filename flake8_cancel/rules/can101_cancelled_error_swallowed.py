@@ -65,10 +65,12 @@ class CancelledErrorSwallowed(Rule):
       `<task>.cancelling()` is false;
     - handlers in the main coroutine that the same module passes to `asyncio.run()`;
     - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`;
-    - the child-cancel idiom, `t.cancel()` earlier in the function and a `try` body that only
-      awaits `t` (the same name or attribute chain, also inside an `asyncio.timeout()` block): the
-      handler expects `t`'s own cancellation. Its remaining risk, swallowing a cancellation of the
-      current task that arrives meanwhile, is the opt-in rule CAN110;
+    - the child-cancel idiom: the function cancelled `t` earlier and the `try` body only awaits
+      `t` (CAN110's doc says which forms count): the handler expects `t`'s own cancellation. Its
+      remaining risk, swallowing a cancellation of the current task that arrives meanwhile, is
+      the opt-in rule CAN110;
+    - a `try` body that only awaits what is already done (a plain future the function cancelled
+      or completed, tasks an earlier `gather()` finished): it cannot suspend;
     - a path that runs only when `isinstance(exc, asyncio.CancelledError)` is false, for the name
       `exc` the clause binds: it is not the cancellation;
     - a handler that keeps the exception (`errors.append(exc)`, `error = exc`) in a function that

@@ -5,14 +5,7 @@ import libcst as cst
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.names import last_names
 from flake8_cancel.registry import FixSafety, Rule, register
-from flake8_cancel.sites import COMPLETES, WithSite, awaits_only_prepared
-
-def awaits_only_completed_futures(site: WithSite) -> bool:
-    """Does the block only await futures that the function completed before it
-    (``fut.set_result(...)``/``fut.set_exception(...)``)? Awaiting a done future does not
-    suspend, so the task's cancellation cannot arrive there."""
-    return awaits_only_prepared(site.node.body, site.node, site.scope, COMPLETES)
-
+from flake8_cancel.sites import WithSite
 
 @register
 class CancellationSuppressed(Rule):
@@ -113,7 +106,4 @@ class CancellationSuppressed(Rule):
             return ()
         if site.awaits_cancelled_child or site.in_main_coroutine:
             return ()
-        items = site.cancellation_suppressing_items()
-        if not items or awaits_only_completed_futures(site):
-            return ()
-        return items
+        return site.cancellation_suppressing_items()

@@ -27,11 +27,17 @@ class ChildCancelSwallowsOwn(Rule):
     Checks for the child-cancel idiom in async code: `t.cancel()`, then `await t` in a `try` whose
     `except asyncio.CancelledError:` swallows, or under `contextlib.suppress(CancelledError)`.
 
-    The idiom: `t.cancel()` earlier in the function, then a `try` body that only awaits `t` (the
-    same name or attribute chain, also inside an `asyncio.timeout()` block) with an
+    The idiom: the function cancels `t` earlier, then a `try` body only awaits `t`, with an
     `except asyncio.CancelledError:` clause (any spelling) that has a swallowing path, or a
     `with contextlib.suppress(...)` of `CancelledError` or `BaseException` (any spelling; also
     configured suppressors and cancellation names) whose body only awaits `t`.
+    - *Cancels `t`*: `t.cancel()`; a bound `t.cancel` handed to a call
+      (`loop.call_soon(t.cancel)`); a call of a method of the same class that does one of these
+      to `self.t` (`self.close()`); or a loop `for t in tasks: t.cancel()`, after which the group
+      and every later loop variable over it count as cancelled.
+    - *Awaits `t`*: `await t`, `await asyncio.wait_for(t, ...)`, `await asyncio.shield(t)`, or
+      `await asyncio.gather(*tasks)` of a cancelled group, also inside an `asyncio.timeout()`
+      block. `t` is a name, an attribute chain, or a subscript by a plain index (`app[key]`).
 
     Off by default; enable it with `--extend-select=CAN110` (flake8 or the command line).
 
@@ -88,21 +94,18 @@ class ChildCancelSwallowsOwn(Rule):
       analysis treats both as deliberate (see CAN101);
     - handlers and blocks in the main coroutine that the same module passes to `asyncio.run()`;
     - a bare `except:` or `except BaseException:` clause around the awaited child: CAN103 and
-      CAN104 report those. A `suppress(BaseException)` around it is reported here, not as CAN107.
+      CAN104 report those. A `suppress(BaseException)` around it is reported here, not as CAN107;
+    - awaiting what is already done, which cannot suspend, so no cancellation can arrive: a plain
+      future that the function created (`loop.create_future()`, `asyncio.Future()`) and then
+      cancelled or completed, or tasks that an earlier `await asyncio.gather(...)` or
+      `await asyncio.wait(tasks)` without a timeout has finished.
 
     ## Known problems
     Off by default because the idiom is everywhere, and the window it leaves open (the current
-    task cancelled in the short time it waits for the child to finish) is rarely hit. A `try` is
-    recognised only when its body awaits plain names or attribute chains; `await
-    asyncio.wait_for(t, 1)` or `await asyncio.gather(t)` after `t.cancel()` is reported as CAN101
-    or CAN107 instead. A `cancel()` on another path of the function (`if a: t.cancel()`) counts as
-    earlier.
-
-    An `await t` that cannot suspend, because the function already waited for `t` to finish, is
-    reported all the same: `await asyncio.gather(*tasks, return_exceptions=True)` followed by
-    `for task in tasks: with suppress(CancelledError): await task` (homeassistant's zwave_js)
-    leaves no window for the current task's cancellation. The linter does not follow which tasks
-    an earlier `gather()` or `wait()` covered.
+    task cancelled in the short time it waits for the child to finish) is rarely hit. A
+    `cancel()` on another path of the function (`if a: t.cancel()`) counts as earlier. A task
+    cancelled in another function (a `stop()` method of another class, a callback) is not seen,
+    so a handler for its cancellation is reported as CAN101 or CAN107.
     """
 
     code = "CAN110"
