@@ -3,12 +3,14 @@
 The property tests (test_properties.py) compare flake8_cancel/flow.py with this module, so it
 shares nothing with it: it has its own small statement tree, renders it to Python source, and
 *runs* it, following every path a real execution could take, instead of analysing the
-libcst tree. Where the two disagree, one of them is wrong about Python or about RULES.md.
+libcst tree. Where the two disagree, one of them is wrong about Python or about the path
+semantics that flow.py's module docstring states.
 
 The model of execution, kept exact for the statements it has:
 
 - a condition is opaque: both branches can be taken, except that ``cancelling()`` being false
-  sanctions the path (RULES.md, *Sanctioned suppression*);
+  sanctions the path (flow.py's docstring: a *sanctioned* path; the CAN101 doc, *Not reported*:
+  deliberate suppression);
 - a loop runs zero, one or two times (``while True`` one or two, and never ends by its condition).
   Two rounds are enough because the only state a round passes on is the sanction, which goes
   from unsanctioned to sanctioned and never back: a third round can do nothing the second could
@@ -24,13 +26,12 @@ The model of execution, kept exact for the statements it has:
 ``executed_ends`` checks this reading of Python against CPython itself: it runs the handler
 once for every sequence of choices, with an oracle making them.
 
-How a path leaves the handler (RULES.md, *Shared definitions*): it falls off the end, returns,
-breaks or continues the loop around the ``try``; or a ``raise`` statement sends an exception out
-of it, which *propagates the cancellation* when it is a ``CancelledError`` (the caught one, a new
-one, or one that a call raised and a bare ``raise`` re-raises) and is *another exception*
-otherwise. An exception that a
-call raised and nothing caught is no way out the rules count: CAN101 is about what the handler's
-author wrote, not about ``log()`` failing.
+How a path leaves the handler (flow.py's docstring and its ``Exit``): it falls off the end,
+returns, breaks or continues the loop around the ``try``; or a ``raise`` statement sends an
+exception out of it, which *propagates the cancellation* when it is a ``CancelledError`` (the
+caught one, a new one, or one that a call raised and a bare ``raise`` re-raises) and is *another
+exception* otherwise. An exception that a call raised and nothing caught is no way out the rules
+count: CAN101 is about what the handler's author wrote, not about ``log()`` failing.
 """
 
 from __future__ import annotations
@@ -480,7 +481,7 @@ def _run_try(node: Try, sanctioned: bool, handling: Exc) -> Set[Outcome]:
     return outcomes
 
 
-# -- the handler's ways out, in RULES.md's words ---------------------------------------------------
+# -- the handler's ways out, in the words of flow.py's Exit ---------------------------------------
 class End(enum.Enum):
     FALLTHROUGH = "falls off the end"
     RETURN = "returns"
@@ -514,20 +515,22 @@ def handler_ends(program: Program) -> FrozenSet[Tuple[End, bool]]:
 
 
 def swallowing(program: Program) -> FrozenSet[End]:
-    """The ways the handler ends the cancellation without sanction (RULES.md, *Swallowing path*)."""
+    """The ways the handler ends the cancellation without sanction (flow.py's
+    ``HandlerPaths.swallowing``; the CAN101 doc, *What it does*)."""
     return frozenset(
         end for end, sanctioned in handler_ends(program) if end in SWALLOWING and not sanctioned
     )
 
 
 def propagates(program: Program) -> bool:
-    """Some path re-raises the cancellation (RULES.md, *Re-raise on a path*)."""
+    """Some path re-raises the cancellation (flow.py's ``HandlerPaths.reraises``; the CAN102 doc,
+    *What it does*)."""
     return any(end is End.PROPAGATES for end, _ in handler_ends(program))
 
 
 def expected_code(program: Program) -> Optional[str]:
     """CAN101 when the handler swallows and never re-raises, CAN102 when it does both, else
-    nothing (RULES.md, *Codes*)."""
+    nothing (the CAN101 and CAN102 docs, *What it does*)."""
     if not swallowing(program):
         return None
     return "CAN102" if propagates(program) else "CAN101"

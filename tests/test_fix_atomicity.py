@@ -29,7 +29,11 @@ import pytest
 
 from flake8_cancel.cli import discover
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+# Real --fix processes, killed: nothing here can run in process.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals"),
+]
 
 FILES = 300
 MODES = (0o644, 0o755, 0o600)

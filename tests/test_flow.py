@@ -1,9 +1,15 @@
 """Paths through an ``except`` handler (flake8_cancel/flow.py).
 
-Each test states one clause of RULES.md, "Shared definitions": *Re-raise on a path*, *Swallowing
-path*, *Paths* and *Sanctioned suppression*. Most tests give a handler body, which ``handler``
-places under ``except asyncio.CancelledError as exc:`` in an ``async def`` (optionally inside a
-``for`` loop), and compare the exact set of ``(exit, sanctioned)`` pairs of its path ends.
+Each test states one clause of the path semantics, as flow.py's module docstring gives them (the
+ways out of a handler, what a raise re-raises, sanctioned paths, and how ``if``, ``match``, loops,
+nested ``try`` and ``with`` are followed) and as the rule docs rest on them: the CAN101 doc, *What
+it does* (every path swallows) and *Not reported* (deliberate suppression: ``uncancel()``, the
+``cancelling()`` guard), and the CAN102 doc, *What it does* (some paths re-raise, others
+swallow).
+
+Most tests give a handler body, which ``handler`` places under ``except asyncio.CancelledError as
+exc:`` in an ``async def`` (optionally inside a ``for`` loop), and compare the exact set of
+``(exit, sanctioned)`` pairs of its path ends.
 """
 
 from __future__ import annotations

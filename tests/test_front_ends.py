@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -70,7 +69,9 @@ def with_noqa_spellings_in_turn(fixtures: Sequence[Fixture]) -> Tuple[List[str],
     return texts, used
 
 
-def run_concurrently(commands: Sequence[Tuple[List[str], Path]]) -> List[subprocess.CompletedProcess]:
+def run_concurrently(
+    commands: Sequence[Tuple[List[str], Path]]
+) -> List[subprocess.CompletedProcess]:
     """Each (command, folder), as many at a time as there are cores."""
 
     def run(command: Tuple[List[str], Path]) -> subprocess.CompletedProcess:

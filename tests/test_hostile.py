@@ -237,15 +237,17 @@ IN_PROCESSES = {"cli": [name for name in CASES if name != MANY],
 @pytest.fixture(scope="module")
 def processes(folder) -> Processes:
     # All three at once: the two cores are the budget.
-    command = [sys.executable, "-m"]
-    flake8 = command + ["flake8", "--isolated", "--select=CAN,E9"]
+    cli = [sys.executable, "-m", "flake8_cancel"]
+    flake8 = [sys.executable, "-m", "flake8", "--isolated", "--select=CAN,E9"]
+    commands = [
+        cli + [f"./{name}" for name in IN_PROCESSES["cli"]],
+        flake8 + [f"./{name}" for name in IN_PROCESSES["flake8"]],
+        flake8 + [f"./{NUL}"],
+    ]
     started = [
-        subprocess.Popen(command + ["flake8_cancel", *(f"./{name}" for name in IN_PROCESSES["cli"])],
-                         cwd=folder, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
-        subprocess.Popen(flake8 + [f"./{name}" for name in IN_PROCESSES["flake8"]],
-                         cwd=folder, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
-        subprocess.Popen(flake8 + [f"./{NUL}"],
-                         cwd=folder, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        subprocess.Popen(command, cwd=folder, text=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+        for command in commands
     ]
     done = []
     for process in started:
@@ -254,7 +256,9 @@ def processes(folder) -> Processes:
     return Processes(*done)
 
 
-@pytest.fixture(scope="module", params=["in_process", pytest.param("process", marks=pytest.mark.slow)])
+@pytest.fixture(
+    scope="module", params=["in_process", pytest.param("process", marks=pytest.mark.slow)]
+)
 def flake8_run(request) -> subprocess.CompletedProcess:
     """flake8's run over the cases: in process, and in a real process."""
     fixture = "in_process" if request.param == "in_process" else "processes"

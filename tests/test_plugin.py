@@ -16,7 +16,9 @@ from flake8_cancel.plugin import Plugin
 from in_process import run_flake8
 
 HANDLER = "async def f(c):\n    try:\n        await c.x()\n    except:\n        pass\n"
-BARE_MESSAGE = "CAN103 bare 'except:' around an await swallows cancellation; re-raise CancelledError first"
+BARE_MESSAGE = (
+    "CAN103 bare 'except:' around an await swallows cancellation; re-raise CancelledError first"
+)
 
 
 def flake8(*args: str, cwd: Path):

@@ -101,7 +101,9 @@ def test_check_hook_reports_and_fails(tmp_path, hooks_repository, pre_commit_hom
     assert (repository / "bad.py").read_text() == BARE
 
 
-def test_fix_hook_fixes_and_fails_when_it_changed_files(tmp_path, hooks_repository, pre_commit_home):
+def test_fix_hook_fixes_and_fails_when_it_changed_files(
+    tmp_path, hooks_repository, pre_commit_home
+):
     repository = git_repository(tmp_path / "repo", hooks_repository)
     done = run_hook("flake8-cancel-fix", repository, pre_commit_home)
     assert done.returncode == 1, done.stdout + done.stderr

@@ -80,8 +80,8 @@ def simple_statements(context: Context) -> st.SearchStrategy:
     # A bare `raise` in a finally block re-raises what is in flight, and a call may have raised
     # a CancelledError: the reference counts that as propagating a cancellation, flow.py as the
     # enclosing clause's exception. Under a clause that never receives the cancellation
-    # (`except ValueError:`) the two differ, and RULES.md does not say which is right; this
-    # rare corner is left out rather than fixed either way.
+    # (`except ValueError:`) the two differ, and flow.py's docstring does not say which is
+    # right; this rare corner is left out rather than fixed either way.
     if not (context.in_other_clause and context.in_finally):
         raised.append(ref.BARE)
     options = [

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import flake8_cancel
 
 PACKAGE = Path(flake8_cancel.__file__).resolve().parent
 
 
+@pytest.mark.slow
 def test_flake8_with_the_plugin_finds_nothing_in_our_own_code():
     # CAN: our own rules; F: pyflakes (unused imports and names).
     done = subprocess.run(
