@@ -24,7 +24,6 @@ its paths does raise something else).
 
 from __future__ import annotations
 
-import builtins
 import enum
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
@@ -263,9 +262,21 @@ class _Analyzer:
         return result
 
     def raise_exit(self, node: cst.Raise, meanings: RaiseMeanings) -> Exit:
-        raised = node.exc
-        if raised is None:
+        if node.exc is None:
             return meanings[None]
+        return self.raised_exit(node.exc, meanings)
+
+    def raised_exit(self, raised: cst.BaseExpression, meanings: RaiseMeanings) -> Exit:
+        """How ``raise <raised>`` leaves the handler."""
+        if isinstance(raised, cst.IfExp):
+            # `raise exc if isinstance(exc, CancelledError) else Wrapped(exc)`
+            narrowed = self.isinstance_of_cancellation(raised.test)
+            if narrowed is True:
+                return self.raised_exit(raised.body, meanings)
+            if narrowed is False:
+                return self.raised_exit(raised.orelse, meanings)
+            either = {self.raised_exit(raised.body, meanings), self.raised_exit(raised.orelse, meanings)}
+            return either.pop() if len(either) == 1 else Exit.RAISE_OTHER
         if (  # `raise exc.with_traceback(tb)` raises the same instance
             isinstance(raised, cst.Call)
             and isinstance(raised.func, cst.Attribute)
@@ -325,8 +336,8 @@ class _Analyzer:
         types = list(self.vocabulary.bindings.exception_types(classes))
         if any(self.vocabulary.is_cancelled_error(single) for single in types):
             return True
-        # `isinstance(exc, (Exception, OSError))` is never true of a CancelledError.
-        if types and all(_is_builtin_exception_class(self.vocabulary, single) for single in types):
+        # `isinstance(exc, (OSError, asyncio.TimeoutError))` is never true of a CancelledError.
+        if self.vocabulary.never_matches_cancellation(classes):
             return False
         return None
 
@@ -502,18 +513,6 @@ def receives_cancellation(catches: Sequence[Catch], index: int) -> bool:
     return catches[index].catches_cancellation and not any(
         earlier.catches_cancellation for earlier in catches[:index]
     )
-
-
-def _is_builtin_exception_class(vocabulary: Vocabulary, node: cst.BaseExpression) -> bool:
-    """A builtin subclass of Exception (so never a CancelledError, a BaseException since 3.8)."""
-    meanings = vocabulary.bindings.resolve(node)
-    if len(meanings) != 1:
-        return False
-    (meaning,) = meanings
-    if not meaning.startswith("builtins."):
-        return False
-    value = getattr(builtins, meaning[len("builtins."):], None)
-    return isinstance(value, type) and issubclass(value, Exception)
 
 
 def _certainly_caught(end: PathEnd, catches: Sequence[Catch], handled: Set[str]) -> bool:

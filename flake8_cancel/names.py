@@ -387,6 +387,33 @@ class Vocabulary:
     def is_cancelled_error(self, node: cst.BaseExpression) -> bool:
         return self.bindings.resolves_to(node, self.cancelled)
 
+    def never_matches_cancellation(self, classes: cst.BaseExpression) -> bool:
+        """Is ``isinstance(cancellation, classes)`` false whatever the cancellation? True when
+        every class named (a tuple and tuple aliases expanded) is known and is none of the
+        cancellation classes, ``BaseException``, or a builtin that is no exception class
+        (``object``). A name of unknown meaning counts as another class unless it is named
+        like a cancellation (``CancelledError``, ``Cancelled``, a configured name)."""
+        types = list(self.bindings.exception_types(classes))
+        return bool(types) and all(self._never_a_cancellation_class(single) for single in types)
+
+    def _never_a_cancellation_class(self, node: cst.BaseExpression) -> bool:
+        name = dotted_name(node)
+        if name is None:
+            return False  # a call or another expression: any class at all
+        meanings = self.bindings.resolve(node)
+        if not meanings:
+            cancellation_names = {"CancelledError", "Cancelled", "BaseException"}
+            cancellation_names.update(last_names(self.cancelled))
+            return name.rsplit(".", 1)[-1] not in cancellation_names
+        for meaning in meanings:
+            if meaning in self.cancelled or meaning == BASE_EXCEPTION:
+                return False
+            if meaning.startswith("builtins."):
+                value = getattr(builtins, meaning[len("builtins."):], None)
+                if not (isinstance(value, type) and issubclass(value, BaseException)):
+                    return False
+        return True
+
     def is_timeout_manager(self, node: cst.BaseExpression) -> bool:
         """``asyncio.timeout(...)`` and the like, as a call."""
         return isinstance(node, cst.Call) and self.bindings.resolves_to(

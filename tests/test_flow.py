@@ -777,11 +777,23 @@ def test_isinstance_narrowing_on_the_bound_name(body, expected):
          {(RETURN, True), (RERAISE, False)}),
         ("if not isinstance(exc, Exception):\n    raise\nreturn",
          {(RERAISE, False), (RETURN, True)}),
+        # A CancelledError is a BaseException, never a KeyboardInterrupt.
         ("if isinstance(exc, KeyboardInterrupt):\n    return\nraise",
+         {(RETURN, True), (RERAISE, False)}),
+        ("if isinstance(exc, (asyncio.TimeoutError, ProjectError)):\n    return\nraise",
+         {(RETURN, True), (RERAISE, False)}),
+        # These may be true of a cancellation: no narrowing.
+        ("if isinstance(exc, BaseException):\n    return\nraise",
+         {(RETURN, False), (RERAISE, False)}),
+        ("if isinstance(exc, object):\n    return\nraise",
+         {(RETURN, False), (RERAISE, False)}),
+        ("if isinstance(exc, (OSError, CancelledError)):\n    return\nraise",
+         {(RETURN, False), (RERAISE, True)}),
+        ("if isinstance(exc, error_classes()):\n    return\nraise",
          {(RETURN, False), (RERAISE, False)}),
     ],
 )
-def test_isinstance_of_an_exception_class_is_not_the_cancellation(body, expected):
+def test_isinstance_of_a_class_known_not_to_be_a_cancellation_narrows(body, expected):
     assert ends(body) == expected
 
 

@@ -78,9 +78,11 @@ class CancellationConverted(Rule):
       handlers in the main coroutine that the same module passes to `asyncio.run()`;
     - a path that calls `<task>.uncancel()` before it raises, or that runs only when a
       `<task>.cancelling()` check is false;
-    - a path that runs only when `isinstance(exc, asyncio.CancelledError)` is false, for the name
-      `exc` the clause binds (`except BaseException as exc:` that re-raises cancellation first and
-      wraps the rest): what it raises replaces another exception, not the cancellation;
+    - a path that runs only when `isinstance(exc, asyncio.CancelledError)` is false, or only when
+      `isinstance(exc, OtherClasses)` is true (`asyncio.TimeoutError`, `socket.timeout`, a
+      project's error class: any class known not to be a cancellation), for the name `exc` the
+      clause binds: what it raises replaces another exception, not the cancellation; likewise
+      `raise exc if isinstance(exc, asyncio.CancelledError) else Wrapped(exc)`;
     - a `raise` inside an inner `except` clause of the handler that does not catch cancellation
       (`try: await conn.close()` / `except OSError as e: raise CloseError() from e`): it replaces
       the inner exception, which would have replaced the cancellation anyway. An inner clause
@@ -105,11 +107,9 @@ class CancellationConverted(Rule):
     `raise error`) is taken for a different exception; `raise asyncio.CancelledError(msg)` is
     recognised (as CAN106).
 
-    Only an `isinstance` check for a cancellation class narrows a path. A broad clause that tests
-    for other classes, `except BaseException as exc:` / `if isinstance(exc, Exception): raise
-    Wrapped() from exc`, is reported although the cancellation never takes that branch; let
-    the cancellation through first (`except asyncio.CancelledError: raise`) or test
-    `isinstance(exc, asyncio.CancelledError)`.
+    A class of unknown meaning in an `isinstance` test counts as another class than the
+    cancellation unless it is named like one; a project's own subclass of `CancelledError` under
+    another name would be missed.
     """
 
     code = "CAN105"

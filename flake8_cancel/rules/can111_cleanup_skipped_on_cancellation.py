@@ -199,7 +199,7 @@ def _narrowed_away(test: cst.BaseExpression, site: HandlerSite) -> bool:
     catches cancellation: false for a CancelledError."""
     bound = site.bound_name
     classes = isinstance_classes(test, bound) if bound is not None else None
-    return classes is not None and not site.vocabulary.catch_of(classes).catches_cancellation
+    return classes is not None and site.vocabulary.never_matches_cancellation(classes)
 
 
 def _released_on_the_way_out(
