@@ -676,5 +676,36 @@ def true_means_not_cancelling(test: cst.BaseExpression) -> bool:
     if isinstance(test, cst.BooleanOperation):
         if isinstance(test.operator, cst.And):
             return true_means_not_cancelling(test.left) or true_means_not_cancelling(test.right)
-        return true_means_not_cancelling(test.left) and true_means_not_cancelling(test.right)
+        # `task is None or not task.cancelling()`: true when there is no task, or nothing is
+        # pending for it.
+        operands = _or_operands(test)
+        checks = [check for check in operands if true_means_not_cancelling(check)]
+        return bool(checks) and all(
+            check in checks
+            or any(_checks_task_absence(check, other) for other in checks)
+            for check in operands
+        )
     return False
+
+
+def _or_operands(test: cst.BaseExpression) -> List[cst.BaseExpression]:
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
+        return _or_operands(test.left) + _or_operands(test.right)
+    return [test]
+
+
+def _checks_task_absence(check: cst.BaseExpression, cancelling_test: cst.BaseExpression) -> bool:
+    """``task is None`` or ``not task``, for the task whose cancelling() is read."""
+    receiver = _cancelling_receiver(cancelling_test)
+    if receiver is None:
+        return False
+    if isinstance(check, cst.UnaryOperation) and isinstance(check.operator, cst.Not):
+        return dotted_name(check.expression) == receiver
+    return (
+        isinstance(check, cst.Comparison)
+        and len(check.comparisons) == 1
+        and isinstance(check.comparisons[0].operator, cst.Is)
+        and isinstance(check.comparisons[0].comparator, cst.Name)
+        and check.comparisons[0].comparator.value == "None"
+        and dotted_name(check.left) == receiver
+    )

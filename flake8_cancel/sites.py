@@ -9,7 +9,6 @@ every rule. A fact that only one rule uses lives in that rule, not here.
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
@@ -50,7 +49,6 @@ from flake8_cancel.syntax import (
 
 TryNode = Union[cst.Try, cst.TryStar]
 ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
-_RUN_CALL = re.compile(r"\brun\(\s*([A-Za-z_]\w*)\s*\(")
 # Calls that decide what awaiting a task or future means afterwards.
 CANCELS = ("cancel",)
 COMPLETES = ("set_result", "set_exception")
@@ -58,6 +56,14 @@ SHIELD = frozenset({"asyncio.shield", "asyncio.tasks.shield"})
 GATHER = frozenset({"asyncio.gather", "asyncio.tasks.gather"})
 WAIT = frozenset({"asyncio.wait", "asyncio.tasks.wait"})
 FUTURES = frozenset({"asyncio.Future", "asyncio.futures.Future"})
+EXCEPTION_GROUPS = frozenset(
+    {
+        "builtins.BaseExceptionGroup",
+        "builtins.ExceptionGroup",
+        "exceptiongroup.BaseExceptionGroup",
+        "exceptiongroup.ExceptionGroup",
+    }
+)
 
 
 class ModuleContext:
@@ -190,29 +196,72 @@ class ModuleContext:
         return False
 
     @cached_property
-    def main_coroutines(self) -> frozenset:
-        """Module-level coroutine functions that this module runs with ``asyncio.run(f(...))``."""
-        candidates = set(_RUN_CALL.findall(self.source))
-        if not candidates:
+    def main_coroutines(self) -> FrozenSet[int]:
+        """id() of the coroutine functions that this module runs as the program's main
+        coroutine, awaited by nobody but the runner: ``asyncio.run(f())``,
+        ``loop.run_until_complete(f())`` (also of ``loop.create_task(f())``), where ``f`` is a
+        function of the module (nested ones too: ``async def main`` inside ``def cli()``) or a
+        method of one of its classes called on a new instance (``asyncio.run(App(args).run())``)."""
+        if "run(" not in self.source and "run_until_complete(" not in self.source:
             return frozenset()
+        functions: Dict[str, List[cst.FunctionDef]] = {}
+        for node in descendants(self.module, enter_nested_scopes=True):
+            if isinstance(node, cst.FunctionDef) and node.asynchronous is not None:
+                functions.setdefault(node.name.value, []).append(node)
         found = set()
         for node in descendants(self.module, enter_nested_scopes=True):
-            if not (isinstance(node, cst.Call) and node.args):
-                continue
-            coroutine = node.args[0].value
-            if not (
-                isinstance(coroutine, cst.Call)
-                and isinstance(coroutine.func, cst.Name)
-                and coroutine.func.value in candidates
-            ):
-                continue
-            meanings = self.bindings.resolve(node.func)
-            # `import asyncio` inside `def main():` leaves `asyncio` unbound at module level.
-            if not meanings and dotted_name(node.func) == "asyncio.run":
-                meanings = frozenset({"asyncio.run"})
-            if not meanings.isdisjoint(ASYNCIO_RUN):
-                found.add(coroutine.func.value)
+            if isinstance(node, cst.Call) and node.args and self._runs_main_coroutine(node):
+                function = self._coroutine_function(node.args[0].value, functions)
+                if function is not None:
+                    found.add(id(function))
         return frozenset(found)
+
+    def _runs_main_coroutine(self, call: cst.Call) -> bool:
+        if method_receiver(call, ("run_until_complete",)) is not None:
+            return True
+        meanings = self.bindings.resolve(call.func)
+        # `import asyncio` inside `def main():` leaves `asyncio` unbound at module level.
+        if not meanings and dotted_name(call.func) == "asyncio.run":
+            return True
+        return not meanings.isdisjoint(ASYNCIO_RUN)
+
+    def _coroutine_function(
+        self, coroutine: cst.BaseExpression, functions: Dict[str, List[cst.FunctionDef]]
+    ) -> Optional[cst.FunctionDef]:
+        """The coroutine function of this module whose call ``coroutine`` is."""
+        if (  # loop.create_task(main()), asyncio.ensure_future(main())
+            isinstance(coroutine, cst.Call)
+            and coroutine.args
+            and (
+                method_receiver(coroutine, ("create_task", "ensure_future")) is not None
+                or isinstance(coroutine.func, cst.Name)
+                and coroutine.func.value in ("create_task", "ensure_future")
+            )
+        ):
+            coroutine = coroutine.args[0].value
+        if not isinstance(coroutine, cst.Call):
+            return None
+        func = coroutine.func
+        if isinstance(func, cst.Name):
+            named = functions.get(func.value, [])
+            module_level = self.module_functions.get(func.value)
+            if module_level is not None and module_level.asynchronous is not None:
+                return module_level
+            return named[0] if len(named) == 1 else None
+        if (  # App(args).run()
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Call)
+            and isinstance(func.value.func, cst.Name)
+            and func.value.func.value in self.module_classes
+        ):
+            for method in statements(self.module_classes[func.value.func.value].body):
+                if (
+                    isinstance(method, cst.FunctionDef)
+                    and method.name.value == func.attr.value
+                    and method.asynchronous is not None
+                ):
+                    return method
+        return None
 
 
 class Scope:
@@ -246,17 +295,9 @@ class Scope:
         self._own_bindings = False
 
     @property
-    def is_module_level_function(self) -> bool:
-        return self.function is not None and self.parent is not None and self.parent.parent is None
-
-    @property
     def in_main_coroutine(self) -> bool:
         """In the coroutine that ``asyncio.run`` runs: nobody but the runner awaits it."""
-        return (
-            self.is_module_level_function
-            and self.function is not None
-            and self.function.name.value in self.context.main_coroutines
-        )
+        return self.function is not None and id(self.function) in self.context.main_coroutines
 
     def record_imports(self, statement: Statement) -> None:
         if not any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in small_statements(statement)):
@@ -343,7 +384,7 @@ def prepared_before(scope: Scope, stop: cst.CSTNode, judged: cst.CSTNode) -> Pre
     for node in descendants(scope.function):  # in source order
         if node is stop:
             break
-        if isinstance(node, cst.Assign) and _creates_plain_future(node.value, bindings):
+        if isinstance(node, cst.Assign) and creates_plain_future(node.value, bindings):
             plain_futures.update(filter(None, (reference_key(t.target) for t in node.targets)))
         elif isinstance(node, cst.For):
             target, group = reference_key(node.target), reference_key(node.iter)
@@ -385,7 +426,7 @@ def _cancel_receivers(node: cst.CSTNode, nested: bool = True) -> Iterator[cst.Ba
                     yield value.value
 
 
-def _creates_plain_future(value: cst.BaseExpression, bindings: Bindings) -> bool:
+def creates_plain_future(value: cst.BaseExpression, bindings: Bindings) -> bool:
     """``loop.create_future()`` or ``asyncio.Future()``: a future no coroutine drives."""
     return isinstance(value, cst.Call) and (
         method_receiver(value, ("create_future",)) is not None
@@ -650,8 +691,37 @@ class HandlerSite:
         for node in descendants(function):
             if isinstance(node, cst.Raise) and node.exc is not None:
                 raised = node.exc.value if isinstance(node.exc, cst.Subscript) else node.exc
-                if dotted_name(raised) in kept:
+                if dotted_name(raised) in kept or self._raises_a_group_of(raised, kept):
                     return True
+        return False
+
+    def _raises_a_group_of(self, raised: cst.BaseExpression, kept: Set[Optional[str]]) -> bool:
+        """``BaseExceptionGroup("...", errors)`` (or ``ExceptionGroup``) of what was kept."""
+        return (
+            isinstance(raised, cst.Call)
+            and self.vocabulary.bindings.resolves_to(raised.func, EXCEPTION_GROUPS)
+            and any(dotted_name(argument.value) in kept for argument in raised.args)
+        )
+
+    @cached_property
+    def hands_on_exception(self) -> bool:
+        """The handler gives the exception it caught to a future (``fut.set_exception(exc)``)
+        before anything else can end it: whoever awaits that future receives the cancellation."""
+        bound = self.bound_name
+        if bound is None:
+            return False
+        for statement in statements(self.node.body):
+            for small in small_statements(statement):
+                call = small.value if isinstance(small, cst.Expr) else None
+                if (
+                    call is not None
+                    and method_receiver(call, ("set_exception",)) is not None
+                    and len(call.args) == 1  # type: ignore[attr-defined]
+                    and dotted_name(call.args[0].value) == bound  # type: ignore[attr-defined]
+                ):
+                    return True
+            if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                return False  # a branch or a loop first: some path may not get there
         return False
 
     @cached_property
@@ -667,6 +737,7 @@ class HandlerSite:
             and bool(self.paths.swallowing)
             and not self.in_main_coroutine
             and not self.defers_reraise
+            and not self.hands_on_exception
         )
 
 

@@ -63,7 +63,10 @@ class CancelledErrorSwallowed(Rule):
     - code in a sync `def`, a `lambda` or a class body nested in a coroutine;
     - deliberate suppression: a path that calls `<task>.uncancel()`, or that runs only when
       `<task>.cancelling()` is false;
-    - handlers in the main coroutine that the same module passes to `asyncio.run()`;
+    - handlers in the program's main coroutine, awaited by nobody but the runner: a coroutine
+      function of the module (nested ones too) or a method called on a new instance, that the
+      module runs with `asyncio.run(main())`, `loop.run_until_complete(main())` (also of
+      `loop.create_task(main())`) or `asyncio.run(App(args).run())`;
     - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`;
     - the child-cancel idiom: the function cancelled `t` earlier and the `try` body only awaits
       `t` (CAN110's doc says which forms count): the handler expects `t`'s own cancellation. Its
@@ -74,7 +77,11 @@ class CancelledErrorSwallowed(Rule):
     - a path that runs only when `isinstance(exc, asyncio.CancelledError)` is false, for the name
       `exc` the clause binds: it is not the cancellation;
     - a handler that keeps the exception (`errors.append(exc)`, `error = exc`) in a function that
-      later raises what it kept (`raise error`, `raise errors[0]`);
+      later raises what it kept (`raise error`, `raise errors[0]`,
+      `raise BaseExceptionGroup("...", errors)`);
+    - a handler that first hands the exception it caught to a future (`fut.set_exception(exc)`):
+      whoever awaits that future receives the cancellation (a task wrapper); the wrapper task
+      itself then ends normally, which only its owner could notice;
     - a `cancelling()` guard combined with `and` only with checks that the same task exists
       (`(task := asyncio.current_task()) and task.cancelling()`) or with `sys.version_info`
       comparisons: below 3.11 there is no `cancelling()` to ask, and the author has decided what
@@ -89,8 +96,7 @@ class CancelledErrorSwallowed(Rule):
 
     Names are resolved from the module's own imports. An exception tuple defined in another module
     of the same project (`from .const import ERRORS`, `except ERRORS:`) is not followed, so a
-    `CancelledError` inside it is not seen. A coroutine run with `loop.run_until_complete()`
-    rather than `asyncio.run()` is not treated as the main coroutine.
+    `CancelledError` inside it is not seen.
     """
 
     code = "CAN101"

@@ -1,4 +1,4 @@
-from typing import FrozenSet, List, Optional, Sequence, Tuple
+from typing import FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -6,15 +6,17 @@ from flake8_cancel.edits import Fix
 from flake8_cancel.flow import Exit
 from flake8_cancel.names import CLEANUP_METHODS
 from flake8_cancel.registry import FixSafety, Rule, register
-from flake8_cancel.sites import HandlerSite
+from flake8_cancel.sites import HandlerSite, creates_plain_future
 from flake8_cancel.syntax import (
     NESTED_SCOPES,
     BlockKind,
     blocks,
     children,
+    descendants,
     dotted_name,
     isinstance_classes,
     method_receiver,
+    reference_key,
     statements,
 )
 
@@ -136,7 +138,12 @@ class CleanupSkippedOnCancellation(Rule):
         if try_site.catches_cancellation:
             return False
         methods = _method_names(try_site.context.settings.cleanup_methods)
-        released = _released(site.node.body, methods, site)
+        created = _futures_created_in(site)
+        released = [
+            resource
+            for resource in _released(site.node.body, methods, site)
+            if reference_key(resource) not in created
+        ]
         if not released or not site.paths.every_path_reraises:
             return False
         return not _released_on_the_way_out(site, released, methods)
@@ -157,6 +164,18 @@ class CleanupSkippedOnCancellation(Rule):
             return handler.with_changes(type=new_type)
 
         return Fix(((site.node, rebuild),))
+
+
+def _futures_created_in(site: HandlerSite) -> Set[Optional[str]]:
+    """Futures the handler itself creates: no waiter can hang on them, so failing one
+    (``set_exception``) releases nothing."""
+    bindings = site.vocabulary.bindings
+    return {
+        reference_key(target.target)
+        for node in descendants(site.node.body)
+        if isinstance(node, cst.Assign) and creates_plain_future(node.value, bindings)
+        for target in node.targets
+    }
 
 
 def _names_exception_alone(site: HandlerSite) -> bool:
