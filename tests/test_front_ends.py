@@ -25,7 +25,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Sequence, Set, Tuple
+from typing import Dict, Hashable, List, NamedTuple, Sequence, Set, Tuple
 
 import pytest
 
@@ -69,17 +69,20 @@ def with_noqa_spellings_in_turn(fixtures: Sequence[Fixture]) -> Tuple[List[str],
     return texts, used
 
 
-def run_concurrently(
-    commands: Sequence[Tuple[List[str], Path]]
-) -> List[subprocess.CompletedProcess]:
-    """Each (command, folder), as many at a time as there are cores."""
+Command = Tuple[List[str], Path]  # the arguments, and the folder to run them in
 
-    def run(command: Tuple[List[str], Path]) -> subprocess.CompletedProcess:
+
+def run_concurrently(
+    commands: Dict[Hashable, Command]
+) -> Dict[Hashable, subprocess.CompletedProcess]:
+    """Every command, as many at a time as there are cores; the results by the same keys."""
+
+    def run(command: Command) -> subprocess.CompletedProcess:
         args, cwd = command
         return subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=300)
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return list(pool.map(run, commands))
+        return dict(zip(commands, pool.map(run, commands.values())))
 
 
 def by_file(stdout: str) -> Dict[str, Printed]:
@@ -122,36 +125,28 @@ def write_groups(folder: Path) -> None:
             (group / item.name).write_bytes(item.data)
 
 
-class Linted(NamedTuple):
-    runs: List[subprocess.CompletedProcess]
-    flake8: Dict[str, Printed]  # "folder/name" -> what flake8 printed
-    cli: Dict[str, Printed]
-
-
 class Fixing(NamedTuple):
     first: subprocess.CompletedProcess
-    second: subprocess.CompletedProcess
-    after_first: Dict[str, bytes]  # "group/name" -> bytes
+    second: subprocess.CompletedProcess  # over what the first wrote
+    after_first: Dict[str, bytes]  # "group/name" -> the file's bytes
     after_second: Dict[str, bytes]
 
 
 class Runs(NamedTuple):
-    linted: Linted
-    fixing: Dict[bool, Fixing]  # unsafe -> the two --fix runs
+    lint: List[subprocess.CompletedProcess]
+    flake8: Dict[str, Printed]  # "folder/name" -> what flake8 printed
+    cli: Dict[str, Printed]
+    fix: Dict[bool, Fixing]  # unsafe? -> the command line's two --fix runs
     codemod: Dict[bool, subprocess.CompletedProcess]
     codemod_output: Dict[bool, Dict[str, bytes]]
 
 
-def read_fixed(folder: Path) -> Dict[str, bytes]:
-    return {
-        f"{path.parent.name}/{path.name}": path.read_bytes() for path in folder.glob("*/*.py")
-    }
+def read_groups(folder: Path) -> Dict[str, bytes]:
+    return {f"{path.parent.name}/{path.name}": path.read_bytes() for path in folder.glob("*/*.py")}
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> Runs:
-    root = tmp_path_factory.mktemp("front_ends")
-    lint = root / "lint"
+def write_lint_folders(lint: Path) -> Dict[Options, List[str]]:
+    """The copies to lint, in folders; the paths of each options line's files."""
     copies: Dict[str, List[Tuple[Fixture, str]]] = {"plain": [(f, f.text) for f in all_fixtures()]}
     texts, used = with_noqa_spellings_in_turn(all_fixtures())
     assert min(used.values()) >= 10, used
@@ -166,48 +161,59 @@ def runs(tmp_path_factory) -> Runs:
         for item, text in files:
             (lint / folder / item.name).write_text(text, encoding="utf-8")
             paths.setdefault(item.options, []).append(f"{folder}/{item.name}")
+    return paths
 
+
+def unsafe_flag(unsafe: bool) -> List[str]:
+    return ["--unsafe-fixes"] if unsafe else []
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Runs:
+    root = tmp_path_factory.mktemp("front_ends")
     python = sys.executable
-    commands: List[Tuple[List[str], Path]] = []
-    for options, names in paths.items():
-        commands.append(([python, "-m", "flake8", "--isolated", SELECT_ALL,
-                          *flake8_options(options), *names], lint))
-        commands.append(([python, "-m", "flake8_cancel", SELECT_ALL, *options, *names], lint))
-    fixing_folders = {}
+    commands: Dict[Hashable, Command] = {}
+    for options, paths in write_lint_folders(root / "lint").items():
+        commands["flake8", options] = (
+            [python, "-m", "flake8", "--isolated", SELECT_ALL, *flake8_options(options), *paths],
+            root / "lint",
+        )
+        commands["cli", options] = (
+            [python, "-m", "flake8_cancel", SELECT_ALL, *options, *paths], root / "lint"
+        )
     for unsafe in (False, True):
-        mode = ["--unsafe-fixes"] if unsafe else []
-        folder = root / ("fix_unsafe" if unsafe else "fix_safe")
-        write_groups(folder)
-        fixing_folders[unsafe] = folder
-        commands.append(([python, "-m", "flake8_cancel", "--fix", *mode, "."], folder))
-        codemod = root / ("codemod_unsafe" if unsafe else "codemod_safe")
-        write_groups(codemod)
-        commands.append(([python, "-m", "libcst.tool", "codemod", "--no-format", "--hide-progress",
-                          "-x", "flake8_cancel.codemod.FixCancellation", *mode, "."], codemod))
+        mode = "unsafe" if unsafe else "safe"
+        write_groups(root / f"fix_{mode}")
+        commands["fix", unsafe] = (
+            [python, "-m", "flake8_cancel", "--fix", *unsafe_flag(unsafe), "."],
+            root / f"fix_{mode}",
+        )
+        write_groups(root / f"codemod_{mode}")
+        commands["codemod", unsafe] = (
+            [python, "-m", "libcst.tool", "codemod", "--no-format", "--hide-progress",
+             "-x", "flake8_cancel.codemod.FixCancellation", *unsafe_flag(unsafe), "."],
+            root / f"codemod_{mode}",
+        )
     done = run_concurrently(commands)
-    lint_runs = done[: 2 * len(paths)]
-    flake8: Dict[str, Printed] = {}
-    cli: Dict[str, Printed] = {}
-    for index, run in enumerate(lint_runs):
-        (flake8 if index % 2 == 0 else cli).update(by_file(run.stdout))
-    fix_runs = done[2 * len(paths):]
-    after_first = {unsafe: read_fixed(fixing_folders[unsafe]) for unsafe in (False, True)}
-    seconds = run_concurrently(
-        [([python, "-m", "flake8_cancel", "--fix", *(["--unsafe-fixes"] if unsafe else []), "."],
-          fixing_folders[unsafe]) for unsafe in (False, True)]
-    )
+    after_first = {unsafe: read_groups(commands["fix", unsafe][1]) for unsafe in (False, True)}
+    again = run_concurrently({unsafe: commands["fix", unsafe] for unsafe in (False, True)})
+
+    lint = [run for (tool, _), run in done.items() if tool in ("flake8", "cli")]
+    reported: Dict[str, Dict[str, Printed]] = {"flake8": {}, "cli": {}}
+    for (tool, _), run in done.items():
+        if tool in reported:
+            reported[tool].update(by_file(run.stdout))
     return Runs(
-        Linted(lint_runs, flake8, cli),
+        lint,
+        reported["flake8"],
+        reported["cli"],
         {
-            unsafe: Fixing(fix_runs[2 * index], seconds[index], after_first[unsafe],
-                           read_fixed(fixing_folders[unsafe]))
-            for index, unsafe in enumerate((False, True))
-        },
-        {unsafe: fix_runs[2 * index + 1] for index, unsafe in enumerate((False, True))},
-        {
-            unsafe: read_fixed(root / ("codemod_unsafe" if unsafe else "codemod_safe"))
+            unsafe: Fixing(done["fix", unsafe], again[unsafe], after_first[unsafe],
+                           read_groups(commands["fix", unsafe][1]))
             for unsafe in (False, True)
         },
+        {unsafe: done["codemod", unsafe] for unsafe in (False, True)},
+        {unsafe: read_groups(commands["codemod", unsafe][1]) for unsafe in (False, True)},
     )
 
 
@@ -221,30 +227,30 @@ def engine_findings(name: str) -> Printed:
 
 # -- linting --------------------------------------------------------------------------------------
 def test_every_lint_run_ends_with_findings_and_says_nothing_else(runs):
-    for run in runs.linted.runs:
+    for run in runs.lint:
         assert (run.returncode, run.stderr) == (1, ""), run.args
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_flake8_prints_what_the_engine_finds(runs, name):
-    assert runs.linted.flake8.get(f"plain/{name}", set()) == engine_findings(name)
+    assert runs.flake8.get(f"plain/{name}", set()) == engine_findings(name)
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_cli_prints_what_the_engine_finds(runs, name):
-    assert runs.linted.cli.get(f"plain/{name}", set()) == engine_findings(name)
+    assert runs.cli.get(f"plain/{name}", set()) == engine_findings(name)
 
 
 @pytest.mark.parametrize("tool", ["flake8", "cli"])
 def test_noqa_variants_silence_every_finding(runs, tool):
-    reported = getattr(runs.linted, tool)
+    reported = getattr(runs, tool)
     assert any(path.startswith("plain/") for path in reported)  # the same run found them bare
     assert {path: found for path, found in reported.items() if path.startswith(f"{NOQA}/")} == {}
 
 
 @pytest.mark.parametrize("tool", ["flake8", "cli"])
 def test_noqa_for_another_code_does_not_silence(runs, tool):
-    reported = getattr(runs.linted, tool)
+    reported = getattr(runs, tool)
     assert reported[f"{OTHER_CODE}/CAN101.py"] == engine_findings("CAN101.py")
 
 
@@ -264,12 +270,12 @@ def summary(fixed_count: int, remaining: int) -> str:
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_fix_writes_what_the_fixer_gives(runs, name, unsafe):
-    assert runs.fixing[unsafe].after_first[in_group(name)] == fixed(name, unsafe).data
+    assert runs.fix[unsafe].after_first[in_group(name)] == fixed(name, unsafe).data
 
 
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
 def test_fix_prints_what_remains_and_counts_what_it_fixed(runs, unsafe):
-    run = runs.fixing[unsafe].first
+    run = runs.fix[unsafe].first
     remaining = remaining_by_file(unsafe)
     total_fixed = sum(sum(fixed(name, unsafe).fixed.values()) for name in FIXTURE_NAMES)
     total_remaining = sum(len(found) for found in remaining.values())
@@ -281,7 +287,7 @@ def test_fix_prints_what_remains_and_counts_what_it_fixed(runs, unsafe):
 
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
 def test_second_fix_changes_nothing_and_says_so(runs, unsafe):
-    fixing = runs.fixing[unsafe]
+    fixing = runs.fix[unsafe]
     remaining = remaining_by_file(unsafe)
     total_remaining = sum(len(found) for found in remaining.values())
     assert fixing.after_second == fixing.after_first
