@@ -25,8 +25,8 @@ pinned file name, downloads it with urllib and checks the pinned sha256. Archive
 done is not redone: a marker file is written after unpacking, so a half-finished unpack is redone.
 
 lint: ``flake8-cancel --extend-select=CAN110 --format=json --target-version=3.11`` (every rule;
-the version is explicit because the cache sits under this repository's pyproject.toml) over the
-project's lint paths. Each finding is recorded with the source line and the enclosing function,
+the version is explicit, else the nearest pyproject.toml, the project's own or this repository's,
+would choose it) over the project's lint paths. Each finding is recorded with the source line and the enclosing function,
 and matched with ``ecosystem/baseline/NAME.json`` on (path, code, line): the sources are pinned,
 so lines are stable. Printed: what appeared (not in the baseline) and what disappeared (in the
 baseline, no longer reported, with its verdict), then a table per code of triaged verdicts and
@@ -786,6 +786,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BadInput as error:
         print(f"ecosystem: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output was piped into a reader that stopped (head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 1
 
 
 if __name__ == "__main__":
