@@ -24,15 +24,15 @@ pinned file name, downloads it with urllib and checks the pinned sha256. Archive
 ``.cache/ecosystem/projects/NAME-VERSION/``, the *project root* that paths are relative to. Work
 done is not redone: a marker file is written after unpacking, so a half-finished unpack is redone.
 
-lint: ``flake8-cancel --extend-select=CAN110 --format=json --target-version=3.11`` (every rule;
-the version is explicit, else the nearest pyproject.toml, the project's own or this repository's,
-would choose it) over the project's lint paths. Each finding is recorded with the source line and the enclosing function,
-and matched with ``ecosystem/baseline/NAME.json`` on (path, code, line): the sources are pinned,
-so lines are stable. Printed: what appeared (not in the baseline) and what disappeared (in the
-baseline, no longer reported, with its verdict), then a table per code of triaged verdicts and
-precision. ``--update-baseline`` writes the current findings, keeping the verdict of each finding
-still reported; a new one gets verdict "untriaged". Verdicts are set by hand: "tp" or "fp" with a
-one-line reason (see docs/ecosystem.md).
+lint: ``flake8-cancel --extend-select=CAN110 --format=json --target-version=3.11`` (every rule; the
+version is explicit, else the nearest pyproject.toml, the project's own or this repository's, would
+choose it) over the project's lint paths. Each finding is recorded with the source line and the
+enclosing function, and matched with ``ecosystem/baseline/NAME.json`` on (path, code, line): the
+sources are pinned, so lines are stable. Printed: what appeared (not in the baseline) and what
+disappeared (in the baseline, no longer reported, with its verdict), then a table per code of
+triaged verdicts and precision. ``--update-baseline`` writes the current findings, keeping the
+verdict of each finding still reported; a new one gets verdict "untriaged". Verdicts are set by
+hand: "tp" or "fp" with a one-line reason (see docs/ecosystem.md).
 
 fix: on a temporary copy of each project (files given varied modes), ``--fix`` and, on another
 copy, ``--fix --unsafe-fixes``; for each, the checks of scripts/fix_at_scale.py (whose helpers are
