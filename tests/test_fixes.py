@@ -25,6 +25,7 @@ from fixture_tools import (
     fixture,
     fixed,
     lint,
+    linted,
 )
 from flake8_cancel.edits import Fix
 from flake8_cancel.engine import Engine
@@ -73,6 +74,11 @@ def test_expected_outputs_have_no_orphans():
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_second_fix_changes_nothing(name, unsafe):
     first = fixed(name, unsafe)
+    if first.data == fixture(name).data:
+        # A second run would repeat the first on the same bytes; what can go wrong is a count
+        # of fixes that changed nothing.
+        assert first.fixed == Counter()
+        return
     again = fix_bytes(first.data, engine_for(fixture(name).options), unsafe=unsafe)
     assert again.problem is None
     assert again.data == first.data
@@ -84,7 +90,9 @@ def test_second_fix_changes_nothing(name, unsafe):
 def test_fixes_add_no_finding_of_another_code(name):
     item = fixture(name)
     before = Counter(code for _, code in item.expected)
-    after = Counter(finding.code for finding in lint(fixed(name, True).data, item.options))
+    data = fixed(name, True).data
+    found = linted(name) if data == item.data else lint(data, item.options)
+    after = Counter(finding.code for finding in found)
     assert not (after - before), f"fixing added {after - before}"
 
 

@@ -6,9 +6,10 @@ others, and exits 2. What it can check it also fixes, keeping every byte it did 
 
 The inputs are written by the tests; the lint cases share one run of each front end. Those runs
 are in process (in_process.py): what a case tests is how the engine and the front end react to
-it. Then each front end runs once more in a real process over the cases (marked slow): it must
-survive them all and print what the run in process printed. What could hang or kill the process
-running it (a FIFO; flake8's own crash on a NUL byte) runs only in a real process.
+it. Then each front end runs once more in a real process over all the cases (marked slow): it
+must survive them all and print what the run in process printed. In a real process only: what
+could hang or kill the process running it (a FIFO; flake8's own crash on a NUL byte), and the
+file of 3,000 functions, which costs seconds to check.
 """
 
 from __future__ import annotations
@@ -216,22 +217,20 @@ def folder(tmp_path_factory) -> Path:
     return folder
 
 
+IN_PROCESS = {"cli": [name for name in CASES if name != MANY],
+              "flake8": [name for name in CASES if name not in (NUL, MANY)]}
+
+
 @pytest.fixture(scope="module")
 def in_process(folder) -> Runs:
-    """flake8 in process skips MANY: its own checks of 15,000 lines cost seconds, and the
-    plugin's findings there are the command line's (checked here) passed on."""
-    others = [f"./{name}" for name in CASES if name not in (NUL, MANY)]
-    return Runs(run_cli(".", cwd=folder), run_flake8(*others, cwd=folder))
+    return Runs(run_cli(*[f"./{name}" for name in IN_PROCESS["cli"]], cwd=folder),
+                run_flake8(*[f"./{name}" for name in IN_PROCESS["flake8"]], cwd=folder))
 
 
 class Processes(NamedTuple):
-    cli: subprocess.CompletedProcess  # over every case but MANY, which is checked in process
+    cli: subprocess.CompletedProcess  # over every case, found by the walk
     flake8: subprocess.CompletedProcess  # over every case but NUL
     flake8_on_nul: subprocess.CompletedProcess  # alone: flake8 itself crashes on it on some Pythons
-
-
-IN_PROCESSES = {"cli": [name for name in CASES if name != MANY],
-                "flake8": [name for name in CASES if name != NUL]}
 
 
 @pytest.fixture(scope="module")
@@ -240,8 +239,8 @@ def processes(folder) -> Processes:
     cli = [sys.executable, "-m", "flake8_cancel"]
     flake8 = [sys.executable, "-m", "flake8", "--isolated", "--select=CAN,E9"]
     commands = [
-        cli + [f"./{name}" for name in IN_PROCESSES["cli"]],
-        flake8 + [f"./{name}" for name in IN_PROCESSES["flake8"]],
+        cli + ["."],
+        flake8 + [f"./{name}" for name in CASES if name != NUL],
         flake8 + [f"./{NUL}"],
     ]
     started = [
@@ -265,7 +264,7 @@ def flake8_run(request) -> subprocess.CompletedProcess:
     return request.getfixturevalue(fixture).flake8
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", IN_PROCESS["cli"])
 def test_cli_checks_the_file_or_names_it_with_the_reason(in_process, name):
     case = CASES[name]
     path = f"./{name}"
@@ -291,13 +290,19 @@ def only(paths: Sequence[str], output: str) -> List[str]:
 @pytest.mark.slow
 def test_the_cli_in_a_process_survives_every_case_and_prints_the_same(in_process, processes):
     assert_no_traceback(processes.cli)
-    names = IN_PROCESSES["cli"]
-    assert processes.cli.stdout.splitlines() == only(names, in_process.cli.stdout)
-    assert processes.cli.stderr.splitlines() == only(names, in_process.cli.stderr)
+    names = IN_PROCESS["cli"]
+    assert only(names, processes.cli.stdout) == in_process.cli.stdout.splitlines()
+    assert only(names, processes.cli.stderr) == in_process.cli.stderr.splitlines()
     assert processes.cli.returncode == 2
 
 
-@pytest.mark.parametrize("name", [name for name in CASES if name not in (NUL, MANY)])
+@pytest.mark.slow
+@pytest.mark.parametrize("tool", ["cli", "flake8"])
+def test_every_finding_of_a_large_file_is_reported(processes, tool):
+    assert findings_by_file(getattr(processes, tool).stdout)[f"./{MANY}"] == CASES[MANY].cli
+
+
+@pytest.mark.parametrize("name", IN_PROCESS["flake8"])
 def test_flake8_reports_the_findings_or_only_its_own_e999(flake8_run, name):
     case = CASES[name]
     got = findings_by_file(flake8_run.stdout).get(f"./{name}", set())
@@ -311,11 +316,6 @@ def test_flake8_shows_no_traceback_and_no_plugin_error(flake8_run):
     assert_no_traceback(flake8_run)
     assert flake8_run.stderr == ""
     assert flake8_run.returncode == 1
-
-
-@pytest.mark.slow
-def test_flake8_in_a_process_reports_every_finding_of_a_large_file(processes):
-    assert findings_by_file(processes.flake8.stdout)[f"./{MANY}"] == CASES[MANY].cli
 
 
 @pytest.mark.slow
