@@ -7,13 +7,15 @@ module to import. Builders never edit the tree; the fixer (fixer.py) applies wha
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import libcst as cst
 
+from flake8_cancel.fix_safety import doubts, inert
 from flake8_cancel.flow import Exit
 from flake8_cancel.names import Bindings
 from flake8_cancel.sites import HandlerSite
+from flake8_cancel.syntax import descendants, statements
 
 JUMPS = frozenset({Exit.RETURN, Exit.BREAK, Exit.CONTINUE})
 
@@ -23,6 +25,11 @@ Rebuild = Callable[[cst.CSTNode], cst.CSTNode]
 class Fix(NamedTuple):
     edits: Tuple[Tuple[cst.CSTNode, Rebuild], ...]
     imports: Tuple[str, ...] = ()  # modules the edits need imported, e.g. "asyncio"
+    # Safe: it changes nothing but letting the task's own cancellation go on, after the work the
+    # code did before. Anything less certain needs --unsafe-fixes.
+    safe: bool = True
+    # Imports the edits may leave unused, removed if they do: (module, name, as-name or None).
+    unused_imports: Tuple[Tuple[str, Optional[str], Optional[str]], ...] = ()
 
 
 # -- primitives used by the rules' fix builders ----------------------------------------------------
@@ -42,13 +49,13 @@ def qualified_reference(bindings: Bindings, qualified: str) -> Tuple[cst.BaseExp
 
 
 def append_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.BaseSuite:
-    """Put ``statement`` at the end of a block, replacing a lone ``pass`` or ``...``. A
-    placeholder with a comment (``pass  # ignore``) is kept: the comment describes it, not the new
-    statement. A one-line block (``except X: pass``) stays on one line when it can."""
+    """Put ``statement`` at the end of a block, replacing a lone ``pass`` or ``...``. The
+    placeholder's comment (``pass  # ignore``) stays, on the new statement's line (or above it,
+    for a compound one). A one-line block (``except X: pass``) stays on one line when it can."""
     simple = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
     if isinstance(body, cst.SimpleStatementSuite):
-        commented = body.trailing_whitespace.comment is not None
-        if simple and not commented:
+        comment = body.trailing_whitespace.comment
+        if simple and (comment is None or is_placeholder(body.body)):
             small = statement.body[0]  # type: ignore[attr-defined]
             if is_placeholder(body.body):
                 return body.with_changes(body=[small])
@@ -56,19 +63,33 @@ def append_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.B
                 semicolon=cst.Semicolon(whitespace_after=cst.SimpleWhitespace(" "))
             )
             return body.with_changes(body=[*body.body[:-1], last, small])
+        if is_placeholder(body.body):
+            return cst.IndentedBlock(body=[_with_comment_above(statement, comment)])
         kept = cst.SimpleStatementLine(
             body=list(body.body), trailing_whitespace=body.trailing_whitespace
         )
-        lines = [] if is_placeholder(body.body) and not commented else [kept]
-        return cst.IndentedBlock(body=[*lines, statement])
+        return cst.IndentedBlock(body=[kept, statement])
     assert isinstance(body, cst.IndentedBlock)
     if len(body.body) == 1 and isinstance(body.body[0], cst.SimpleStatementLine):
         only = body.body[0]
-        if is_placeholder(only.body) and only.trailing_whitespace.comment is None:
+        if is_placeholder(only.body):
             if simple:
                 return body.with_changes(body=[only.with_changes(body=statement.body)])  # type: ignore[attr-defined]
-            return body.with_changes(body=[statement])
+            replacement = _with_comment_above(statement, only.trailing_whitespace.comment)
+            return body.with_changes(
+                body=[replacement.with_changes(leading_lines=[*only.leading_lines, *replacement.leading_lines])]
+            )
     return body.with_changes(body=[*body.body, statement])
+
+
+def _with_comment_above(
+    statement: cst.BaseStatement, comment: Optional[cst.Comment]
+) -> cst.BaseStatement:
+    if comment is None:
+        return statement
+    return statement.with_changes(
+        leading_lines=[*statement.leading_lines, cst.EmptyLine(comment=comment)]  # type: ignore[attr-defined]
+    )
 
 
 def is_placeholder(smalls: Sequence[cst.BaseSmallStatement]) -> bool:
@@ -117,9 +138,11 @@ def reraise_at_end(
     end, means where to re-raise is a decision for a person: no fix.
 
     A clause that catches only cancellation gets a bare ``raise``. One that also catches other
-    exceptions must keep swallowing those: with a bound name it gets
-    ``if isinstance(exc, asyncio.CancelledError): raise``; without one, no fix.
-    ``exception_type`` replaces what the clause catches (then a bare ``raise`` is right)."""
+    exceptions must keep swallowing those: it gets
+    ``if isinstance(exc, asyncio.CancelledError): raise``, binding a fresh name when the clause
+    has none (a bare ``except:`` becomes ``except BaseException as exc:``, the same clause).
+    ``exception_type`` replaces what the clause catches (then a bare ``raise`` is right).
+    The fix is safe only where fix_safety.doubts finds nothing."""
     ends = site.paths.ends
     if any(end.exit in JUMPS and not end.sanctioned for end in ends):
         return None
@@ -130,10 +153,13 @@ def reraise_at_end(
         return None
     reraise: cst.BaseStatement = cst.SimpleStatementLine(body=[cst.Raise()])
     imports: Tuple[str, ...] = ()
+    bind: Optional[str] = None
     if exception_type is None and not site.catches_only_cancellation:
         bound = site.bound_name
         if bound is None:
-            return None
+            if site.node.name is not None or not _can_name_base_exception(site):
+                return None  # `except E as (a, b)`, or BaseException shadowed
+            bound = bind = fresh_name(site)
         reference, imports = qualified_reference(site.vocabulary.bindings, "asyncio.CancelledError")
         reraise = cst.If(
             test=cst.Call(
@@ -145,14 +171,53 @@ def reraise_at_end(
 
     def rebuild(handler: cst.CSTNode) -> cst.CSTNode:
         assert isinstance(handler, (cst.ExceptHandler, cst.ExceptStarHandler))
-        changes = {}
+        changes: Dict[str, object] = {}
         if falls_through:
             changes["body"] = append_statement(handler.body, reraise)
         if exception_type is not None:
             changes["type"] = exception_type
+        if bind is not None:
+            if handler.type is None:
+                changes["type"] = cst.Name("BaseException")
+                changes["whitespace_after_except"] = cst.SimpleWhitespace(" ")
+            changes["name"] = cst.AsName(name=cst.Name(bind))
         return handler.with_changes(**changes)
 
-    return Fix(((site.node, rebuild),), imports)
+    return Fix(((site.node, rebuild),), imports, safe=not doubts(site))
+
+
+def fresh_name(site: HandlerSite) -> str:
+    """A name for the caught exception that the function does not use already."""
+    function = site.scope.function
+    used = {
+        node.value
+        for node in (descendants(function, enter_nested_scopes=True) if function else ())
+        if isinstance(node, cst.Name)
+    }
+    return next(name for name in ("exc", "error", "cancel_exc", "caught_exc") if name not in used)
+
+
+def _can_name_base_exception(site: HandlerSite) -> bool:
+    return "builtins.BaseException" in site.vocabulary.bindings.resolve(cst.Name("BaseException"))
+
+
+def does_nothing(site: HandlerSite) -> bool:
+    """Does the handler do nothing observable: ``pass``, or leave (``continue``, ``break``, a
+    ``return`` of a plain value)? Nothing there needs to run for a cancellation."""
+    return all(
+        inert(statement, logging=False) is not None for statement in statements(site.node.body)
+    )
+
+
+def let_cancellation_through(site: HandlerSite) -> Optional[Fix]:
+    """The fix of a broad clause (bare ``except:``, ``BaseException``): when it does nothing
+    observable, a clause ``except asyncio.CancelledError: raise`` inserted before it; when it
+    does more (logging included), that work must still run, so the cancellation is re-raised at
+    the end of the handler instead. Everything else the clause catches stays caught."""
+    if does_nothing(site):
+        fix = insert_cancelled_clause(site)
+        return fix._replace(safe=not doubts(site))
+    return reraise_at_end(site)
 
 
 def rename_in_clause(

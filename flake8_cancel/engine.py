@@ -158,7 +158,7 @@ class Engine:
         with stats.timing("parse"):
             module = parse(source)
         stats.counts["parsed"] += 1
-        issues = self.analyze_module(module, source, target_version, python_tree)
+        issues = self.analyze_module(module, source, target_version, python_tree, path)
         stats.counts["findings"] += len(issues)
         return issues
 
@@ -168,15 +168,17 @@ class Engine:
         source: str,
         target_version: TargetVersion = DEFAULT_TARGET_VERSION,
         python_tree: Optional[ast.AST] = None,
+        path: Optional[str] = None,
     ) -> List[Issue]:
         """Findings in a parsed module. ``python_tree``: CPython's ``ast`` of ``source``, if
-        at hand (else it is parsed when there are findings to place)."""
+        at hand (else it is parsed when there are findings to place). ``path`` tells whether
+        the target version was declared (by an option or the project) or only assumed."""
         rule_set = self.rule_set(target_version)
         if rule_set is None:
             return []
         try:
             with self.statistics.timing("analyse"):
-                found = self._find(module, source, target_version, rule_set)
+                found = self._find(module, source, target_version, rule_set, path)
             if not found:
                 return []
             with self.statistics.timing("positions"):
@@ -190,11 +192,16 @@ class Engine:
         return sorted(issues, key=lambda issue: issue.finding)
 
     def _find(
-        self, module: cst.Module, source: str, target_version: TargetVersion, rule_set: RuleSet
+        self,
+        module: cst.Module,
+        source: str,
+        target_version: TargetVersion,
+        rule_set: RuleSet,
+        path: Optional[str],
     ) -> List[Tuple[cst.CSTNode, Rule, Site]]:
         """The one traversal, then every rule's hooks on the sites it collected."""
         index_calls = bool(rule_set.call_index_gate and rule_set.call_index_gate.search(source))
-        context = ModuleContext(module, source, self.settings, target_version, index_calls)
+        context = ModuleContext(module, source, self.settings, target_version, index_calls, path)
         sites = collect_sites(context)
         # Handlers are judged after the traversal: a deadline set further down the module
         # (`wait_for(f())` below `f`) can decide what a handler in `f` means.

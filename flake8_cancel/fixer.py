@@ -11,6 +11,7 @@ changes nothing outside the edited nodes.
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 import tempfile
@@ -23,6 +24,7 @@ from flake8_cancel.edits import Fix, Rebuild
 from flake8_cancel.engine import Engine, Issue
 from flake8_cancel.noqa import file_is_exempt, is_silenced
 from flake8_cancel.registry import Finding, FixSafety
+from flake8_cancel.sites import HandlerSite
 from flake8_cancel.source import (
     UncheckableFile,
     decode_source,
@@ -41,6 +43,8 @@ class FixResult(NamedTuple):
     # remains available ("unsafe" when --unsafe-fixes was not given), if any.
     remaining: List[Tuple[Finding, Optional[str]]]
     problem: Optional[str] = None
+    # Findings whose fix was built but not applied, with why (it would add a finding).
+    not_applied: Tuple[Tuple[Finding, str], ...] = ()
 
 
 class _ApplyEdits(cst.CSTTransformer):
@@ -77,29 +81,32 @@ def fix_bytes(
     # part of fixing, so it runs once per round that changed something, never to re-read.
     current_text, current_data = text, data
     fixed: Counter = Counter()
-    previous: Optional[Counter] = None
     issues: List[Issue] = []
+    checker = _Checker(engine, target_version, unsafe)
+    not_applied: Dict[Tuple[int, int, str], Tuple[Finding, str]] = {}
     for _ in range(MAX_ROUNDS):
         issues = _without(
-            engine.analyze_module(module, current_text, target_version, python_tree), ignore
+            engine.analyze_module(module, current_text, target_version, python_tree, path), ignore
         )
         python_tree = None  # it is the tree of the text before this round's fixes
         chosen = _fixes_to_apply(issues, physical_lines(current_text), unsafe)
-        pending = Counter(issue.finding.code for issue, _ in chosen)
-        if not chosen or pending == previous:
-            break  # nothing left, or the last round's fixes did not take: never repeat them
-        previous = pending
-        issues = []
-        edits: Dict[int, Rebuild] = {}
-        imports: List[str] = []
-        for issue, fix in chosen:
-            edits.update((id(node), rebuild) for node, rebuild in fix.edits)
-            imports.extend(fix.imports)
-            fixed[issue.finding.code] += 1
         try:
-            current_data = _apply(module, edits, imports).bytes
+            chosen, dropped = checker.without_fixes_that_add_findings(module, current_text, chosen)
         except Exception as error:  # a fix builder's bug must not cost the user their file
             return _unchanged(data, f"fix failed ({type(error).__name__}: {error})")
+        not_applied = {_key(finding): (finding, why) for finding, why in dropped}
+        if not chosen:
+            break
+        try:
+            fixed_data = _apply(module, [fix for _, fix in chosen]).bytes
+        except Exception as error:  # a fix builder's bug must not cost the user their file
+            return _unchanged(data, f"fix failed ({type(error).__name__}: {error})")
+        if fixed_data == current_data:
+            break  # the fixes did not take: never repeat them
+        current_data = fixed_data
+        issues = []
+        for issue, _ in chosen:
+            fixed[issue.finding.code] += 1
         try:
             module = parse_bytes(current_data)  # analyse what a fresh parse sees
             current_text = decode_source(current_data)
@@ -111,14 +118,88 @@ def fix_bytes(
         if error is not None:
             return _unchanged(data, f"fix produced code that does not compile ({error})")
     if not issues:  # the last round applied fixes: lint what they produced
-        issues = _without(engine.analyze_module(module, current_text, target_version), ignore)
+        issues = _without(
+            engine.analyze_module(module, current_text, target_version, None, path), ignore
+        )
     lines = physical_lines(current_text)
     remaining = [
-        (issue.finding, fix_availability(issue))
+        (issue.finding, None if _key(issue.finding) in not_applied else fix_availability(issue))
         for issue in issues
         if not is_silenced(issue.finding, lines)
     ]
-    return FixResult(current_data, fixed, remaining)
+    return FixResult(current_data, fixed, remaining, None, tuple(not_applied.values()))
+
+
+def _key(finding: Finding) -> Tuple[int, int, str]:
+    return (finding.line, finding.column, finding.code)
+
+
+class _Checker:
+    """No fix may produce a finding: each fix of a round is applied alone and the result linted
+    with every rule. A finding there that was not there before (on a line the fix left as it
+    was) is allowed only if the next round fixes it (CAN109's rename lets CAN101 see the
+    handler, whose own fix comes next); otherwise the fix is dropped."""
+
+    def __init__(self, engine: Engine, target_version: Tuple[int, int], unsafe: bool) -> None:
+        from flake8_cancel.rules import all_rules
+
+        self.engine = Engine(engine.settings, all_rules())
+        self.engine.statistics = engine.statistics
+        self.target_version = target_version
+        self.unsafe = unsafe
+
+    def without_fixes_that_add_findings(
+        self, module: cst.Module, text: str, chosen: List[Tuple[Issue, Fix]]
+    ) -> Tuple[List[Tuple[Issue, Fix]], List[Tuple[Finding, str]]]:
+        if not chosen:
+            return chosen, []
+        before = {
+            (issue.finding.line, issue.finding.code)
+            for issue in self.engine.analyze_module(module, text, self.target_version)
+        }
+        lines = physical_lines(text)
+        kept, dropped = [], []
+        for issue, fix in chosen:
+            fixed_module = parse_bytes(_apply(module, [fix]).bytes)
+            fixed_text = decode_source(fixed_module.bytes)
+            fixed_lines = physical_lines(fixed_text)
+            after = self.engine.analyze_module(fixed_module, fixed_text, self.target_version)
+            old_lines = _line_mapping(lines, fixed_lines)
+            added = [
+                other for other in after
+                if not any(
+                    (line, code) in before
+                    for line in old_lines.get(other.finding.line, ())
+                    for code in _SAME_FINDING.get(other.finding.code, (other.finding.code,))
+                )
+            ]
+            fixable_next = {id(other) for other, _ in _fixes_to_apply(added, fixed_lines, self.unsafe)}
+            unfixed = sorted({other.finding.code for other in added if id(other) not in fixable_next})
+            if unfixed:
+                dropped.append((issue.finding, "it would add " + ", ".join(unfixed)))
+            else:
+                kept.append((issue, fix))
+        return kept, dropped
+
+
+# A handler that swallows on every path (CAN101) may swallow on some only once an inner
+# handler's fix re-raises (CAN102): the same finding of the same handler, not a new one.
+_SAME_FINDING = {"CAN101": ("CAN101", "CAN102"), "CAN102": ("CAN101", "CAN102")}
+
+
+def _line_mapping(old: Sequence[str], new: Sequence[str]) -> Dict[int, range]:
+    """Each line number (from 1) of the new text -> the lines of the old text it stands for:
+    itself where the edit left it, the lines it replaced where the edit rewrote it, none where
+    the edit inserted it."""
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    mapping: Dict[int, range] = {}
+    for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        for offset in range(new_end - new_start):
+            if tag == "equal":
+                mapping[new_start + offset + 1] = range(old_start + offset + 1, old_start + offset + 2)
+            elif tag == "replace":
+                mapping[new_start + offset + 1] = range(old_start + 1, old_end + 1)
+    return mapping
 
 
 def _without(issues: List[Issue], ignore: Sequence[str]) -> List[Issue]:
@@ -129,29 +210,61 @@ def _without(issues: List[Issue], ignore: Sequence[str]) -> List[Issue]:
 
 def fix_availability(issue: Issue) -> Optional[str]:
     """"safe" or "unsafe" when a fix would be applied for this finding, else None."""
-    safety = issue.rule.fix_safety
-    if safety is FixSafety.NONE:
+    if issue.rule.fix_safety is FixSafety.NONE:
         return None
     try:
         fix = issue.rule.build_fix(issue.site, issue.node)
     except Exception:  # a fix builder's bug must not break reporting
         return None
-    if fix is None:
+    if fix is None or _refused(issue, fix):
         return None
-    return "unsafe" if safety is FixSafety.UNSAFE else "safe"
+    return "safe" if _is_safe(issue, fix) else "unsafe"
 
 
-def _apply(module: cst.Module, edits: Dict[int, Rebuild], imports: Sequence[str]) -> cst.Module:
+def _is_safe(issue: Issue, fix: Fix) -> bool:
+    return fix.safe and issue.rule.fix_safety.is_safe
+
+
+def _refused(issue: Issue, fix: Fix) -> bool:
+    """Fixes that are never applied, safe or not: one in an ``except*`` clause, where a bare
+    ``raise`` re-raises a group and the task then ends with a BaseExceptionGroup instead of
+    being cancelled; and one that would bring asyncio into a module that uses trio or anyio
+    without it."""
+    if isinstance(issue.site, HandlerSite) and issue.site.try_site.node.handlers and isinstance(
+        issue.site.try_site.node, cst.TryStar
+    ):
+        return True
+    if "asyncio" not in fix.imports:
+        return False
+    imported = {
+        meaning.split(".", 1)[0]
+        for _, meanings in issue.site.context.bindings.visible_names()
+        for meaning in meanings
+    }
+    return bool(imported & {"trio", "anyio"})
+
+
+def _apply(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
+    edits: Dict[int, Rebuild] = {}
+    for fix in fixes:
+        edits.update((id(node), rebuild) for node, rebuild in fix.edits)
     updated = module.visit(_ApplyEdits(edits))
-    if imports:
-        # libcst.codemod is slow to import: only a fix that adds an import pays for it.
+    imports = list(dict.fromkeys(name for fix in fixes for name in fix.imports))
+    unused = [entry for fix in fixes for entry in fix.unused_imports]
+    if imports or unused:
+        # libcst.codemod is slow to import: only a fix that adds or drops an import pays for it.
         from libcst.codemod import CodemodContext
-        from libcst.codemod.visitors import AddImportsVisitor
+        from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
         context = CodemodContext()
-        for name in dict.fromkeys(imports):
+        for name in imports:
             AddImportsVisitor.add_needed_import(context, name)
-        updated = AddImportsVisitor(context).transform_module(updated)
+        for module_name, name, asname in unused:
+            RemoveImportsVisitor.remove_unused_import(context, module_name, name, asname)
+        if imports:
+            updated = AddImportsVisitor(context).transform_module(updated)
+        if unused:
+            updated = RemoveImportsVisitor(context).transform_module(updated)
     return updated
 
 
@@ -167,12 +280,12 @@ def _fixes_to_apply(
     claimed = set()
     for issue in issues:
         rule = issue.rule
-        if not (rule.fix_safety.is_safe or (unsafe and rule.fix_safety is FixSafety.UNSAFE)):
-            continue
-        if is_silenced(issue.finding, lines):
+        if rule.fix_safety is FixSafety.NONE or is_silenced(issue.finding, lines):
             continue
         fix = rule.build_fix(issue.site, issue.node)
-        if fix is None:
+        if fix is None or _refused(issue, fix):
+            continue
+        if not (unsafe or _is_safe(issue, fix)):
             continue
         keys = {id(node) for node, _ in fix.edits}
         if keys & claimed:

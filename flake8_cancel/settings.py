@@ -85,11 +85,17 @@ def requires_python_lower_bound(specifier: str) -> Optional[Tuple[int, int]]:
 
 
 def project_target_version(path: str) -> Optional[Tuple[int, int]]:
-    """What the nearest ``pyproject.toml`` above ``path`` declares: ``[tool.flake8-cancel]
-    target-version``, else the lower bound of ``[project] requires-python``."""
-    found = nearest_pyproject(os.path.dirname(os.path.abspath(path)))
-    if found is None:
-        return None
+    """What the project of ``path`` declares: in the nearest ``pyproject.toml`` above it,
+    ``[tool.flake8-cancel] target-version``, else the lower bound of ``[project]
+    requires-python``; else the lower bound of ``python_requires`` in the nearest ``setup.cfg``
+    (``[options]``) or ``setup.py``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    found = nearest_pyproject(directory)
+    declared = _pyproject_target_version(found) if found is not None else None
+    return declared or setup_python_requires(directory)
+
+
+def _pyproject_target_version(found: Tuple[str, Dict[str, Any]]) -> Optional[Tuple[int, int]]:
     pyproject, data = found
     tool = data.get("tool", {}).get("flake8-cancel", {})
     if "target-version" in tool:
@@ -101,6 +107,27 @@ def project_target_version(path: str) -> Optional[Tuple[int, int]]:
             ) from None
     requires = data.get("project", {}).get("requires-python")
     return requires_python_lower_bound(requires) if isinstance(requires, str) else None
+
+
+@lru_cache(maxsize=None)
+def setup_python_requires(directory: str) -> Optional[Tuple[int, int]]:
+    """The lower bound of ``python_requires`` in the nearest ``setup.cfg`` or ``setup.py`` at or
+    above ``directory`` (cached per folder); None where neither says."""
+    for name, pattern in (
+        ("setup.cfg", r"^\s*python_requires\s*=\s*([^\n#]+)"),
+        ("setup.py", r"python_requires\s*=\s*[\"']([^\"']+)[\"']"),
+    ):
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate):
+            try:
+                with open(candidate, encoding="utf-8", errors="replace") as handle:
+                    match = re.search(pattern, handle.read(), re.M)
+            except OSError:
+                match = None
+            if match:
+                return requires_python_lower_bound(match.group(1))
+    parent = os.path.dirname(directory)
+    return None if parent == directory else setup_python_requires(parent)
 
 
 @lru_cache(maxsize=None)

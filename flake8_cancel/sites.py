@@ -28,7 +28,7 @@ from flake8_cancel.names import (
     never_returning_functions,
     record_simple_statement,
 )
-from flake8_cancel.settings import Settings
+from flake8_cancel.settings import Settings, project_target_version
 from flake8_cancel.syntax import (
     NESTED_SCOPES,
     BlockKind,
@@ -76,8 +76,10 @@ class ModuleContext:
         settings: Settings,
         target_version: Tuple[int, int],
         index_calls: bool,
+        path: Optional[str] = None,
     ) -> None:
         self.module = module
+        self.path = path
         self.source = source
         self.bindings = collect_module_bindings(module)
         self.settings = settings
@@ -87,6 +89,14 @@ class ModuleContext:
         self.vocabulary = self.vocabulary_for(self.bindings)
         # Filled by the walker, only where a timeout rule could fire.
         self.call_index: Optional[CallIndex] = CallIndex(module) if index_calls else None
+
+    @cached_property
+    def target_version_declared(self) -> bool:
+        """Was the target version given (option, configuration, the project's
+        ``requires-python``/``python_requires``), rather than assumed?"""
+        if self.settings.target_version is not None:
+            return True
+        return self.path is not None and project_target_version(self.path) is not None
 
     @cached_property
     def timed_functions(self) -> Set[int]:
@@ -319,7 +329,7 @@ def awaited_references(suite: cst.CSTNode, vocabulary: Vocabulary) -> Optional[S
     while stack:
         current = stack.pop()
         if isinstance(current, cst.Await):
-            keys = _awaited_keys(current.expression, vocabulary)
+            keys = awaited_keys(current.expression, vocabulary)
             if keys is None:
                 return None
             found |= keys
@@ -335,7 +345,9 @@ def awaited_references(suite: cst.CSTNode, vocabulary: Vocabulary) -> Optional[S
     return found or None
 
 
-def _awaited_keys(expression: cst.BaseExpression, vocabulary: Vocabulary) -> Optional[Set[str]]:
+def awaited_keys(expression: cst.BaseExpression, vocabulary: Vocabulary) -> Optional[Set[str]]:
+    """The keys of the existing tasks or futures an awaited expression waits for (``t``,
+    ``wait_for(t, 1)``, ``shield(t)``, ``gather(a, *tasks)``), or None for anything else."""
     key = reference_key(expression)
     if key is not None:
         return {key}
@@ -610,6 +622,10 @@ class HandlerSite:
     @property
     def scope(self) -> Scope:
         return self.try_site.scope
+
+    @property
+    def context(self) -> ModuleContext:
+        return self.try_site.context
 
     @property
     def vocabulary(self) -> Vocabulary:

@@ -37,6 +37,7 @@ count: CAN101 is about what the handler's author wrote, not about ``log()`` fail
 from __future__ import annotations
 
 import ast
+import re
 import asyncio
 import enum
 import itertools
@@ -91,11 +92,14 @@ class Raise:
 
 OPAQUE = "flag"
 CANCELLING = "asyncio.current_task().cancelling()"
+# Only in fixed code, read back: `if isinstance(exc, asyncio.CancelledError):` about the
+# exception the innermost clause caught (the fixer binds a name no one else uses).
+IS_CANCELLATION = "isinstance(<caught>, asyncio.CancelledError)"
 
 
 @dataclass(frozen=True)
 class If:
-    test: str  # OPAQUE or CANCELLING
+    test: str  # OPAQUE, CANCELLING or IS_CANCELLATION
     body: Tuple["Stmt", ...]
     orelse: Tuple["Stmt", ...] = ()
 
@@ -118,7 +122,7 @@ CAUGHT_TYPES = ("ValueError", "OSError", "asyncio.CancelledError", "Exception", 
 
 @dataclass(frozen=True)
 class Clause:
-    catches: Optional[str]
+    catches: Optional[str]  # one of CAUGHT_TYPES; in fixed code read back, also "BaseException"
     body: Tuple["Stmt", ...]
 
 
@@ -307,7 +311,9 @@ def _read(node: ast.stmt) -> Stmt:
         return Raise(name)
     if isinstance(node, ast.If):
         test = ast.unparse(node.test)
-        assert test in (OPAQUE, CANCELLING), test
+        if re.fullmatch(r"isinstance\(\w+, asyncio\.CancelledError\)", test):
+            test = IS_CANCELLATION
+        assert test in (OPAQUE, CANCELLING, IS_CANCELLATION), test
         return If(test, _read_block(node.body), _read_block(node.orelse))
     if isinstance(node, ast.For):
         assert ast.unparse(node.target) == "item" and ast.unparse(node.iter) == "items", text
@@ -319,7 +325,9 @@ def _read(node: ast.stmt) -> Stmt:
     clauses = []
     for clause in node.handlers:
         caught = None if clause.type is None else ast.unparse(clause.type)
-        assert caught in CAUGHT_TYPES and clause.name is None, ast.unparse(clause)
+        # A fix may turn a bare clause into `except BaseException as exc:`, or name a clause.
+        assert caught in (*CAUGHT_TYPES, "BaseException"), ast.unparse(clause)
+        assert clause.name in (None, "exc", "error", "cancel_exc", "caught_exc"), clause.name
         clauses.append(Clause(caught, _read_block(clause.body)))
     return Try(
         _read_block(node.body),
@@ -363,7 +371,7 @@ class Outcome:
 
 
 def _catches(caught: Optional[str], exc: Exc) -> bool:
-    if caught is None:
+    if caught is None or caught == "BaseException":
         return True
     if caught == "asyncio.CancelledError":
         return exc.type == CANCELLED
@@ -418,6 +426,9 @@ def run_statement(statement: Stmt, sanctioned: bool, handling: Exc) -> Set[Outco
         else:
             raised = Exc(statement.what, by_raise=True)
         return {Outcome(Kind.RAISE, sanctioned, raised)}
+    if isinstance(statement, If) and statement.test == IS_CANCELLATION:
+        taken = statement.body if handling.type == CANCELLED else statement.orelse
+        return run_block(taken, sanctioned, handling)
     if isinstance(statement, If):
         # When `cancelling()` is false the task is not being cancelled: the path is sanctioned.
         else_state = True if statement.test == CANCELLING else sanctioned

@@ -24,6 +24,7 @@ LAYERS: List[List[str]] = [
     ["settings"],
     ["options"],
     ["sites"],
+    ["fix_safety"],
     ["edits"],
     ["gate"],
     ["registry"],

@@ -98,14 +98,6 @@ NOT_EXECUTABLE: Dict[Tuple[str, str], str] = {
 }
 
 # What the fixes break, by (safety, fixture, function, property). Expected failures (strict).
-_EXCEPT_STAR = (
-    "a bare `raise` in an `except*` clause re-raises the naked CancelledError wrapped in a "
-    "BaseExceptionGroup: run (a) ends with BaseExceptionGroup, the task is not cancelled"
-)
-_CLAUSE_BEFORE = (
-    "the inserted `except asyncio.CancelledError: raise` clause runs instead of the handler, so "
-    "on cancellation the handler's {work} no longer runs"
-)
 _WORK_AFTER = "the re-raise leaves the function: {work} after the handler no longer runs in run (a)"
 _CHILD = (
     "the function cancels the child it awaits: in run (c), with no cancellation of the task, "
@@ -113,45 +105,29 @@ _CHILD = (
 )
 _UNSAFE = "unsafe fix (allowed to change behaviour): "
 KNOWN_BREAKS: Dict[Tuple[str, str, str, str], str] = {
-    # except*
-    (SAFE, "CAN101.py", "except_star", "propagates"): _EXCEPT_STAR,
-    (SAFE, "CAN104.py", "except_star_base", "propagates"): _EXCEPT_STAR,
-    (SAFE, "CAN106.py", "except_star", "propagates"): f"{_EXCEPT_STAR} (before: a new CancelledError)",
-    (SAFE, "CAN109.py", "except_star", "propagates"): f"{_EXCEPT_STAR} (before: it was)",
-    (SAFE, "CAN111.py", "except_star", "propagates"): f"{_EXCEPT_STAR} (before: it was)",
-    (UNSAFE, "CAN110.py", "except_star", "propagates"): _UNSAFE + _EXCEPT_STAR,
-    # the handler's work
-    (SAFE, "CAN103.py", "after_other_clauses", "handler"):
-        _CLAUSE_BEFORE.format(work="client.log('failed')"),
-    (SAFE, "CAN104.py", "logs_and_swallows", "handler"):
-        _CLAUSE_BEFORE.format(work="logging.exception()"),
-    (SAFE, "CAN104.py", "in_a_tuple", "handler"):
-        _CLAUSE_BEFORE.format(work="logging.warning()"),
-    (SAFE, "CAN104_handed_on.py", "run_into_unless_done", "handler"):
-        _CLAUSE_BEFORE.format(work="future.set_exception(exc) (whoever awaits the future waits on)"),
-    (SAFE, "CAN104_never_returning.py", "Reporter.run", "handler"):
-        _CLAUSE_BEFORE.format(work="self.fail('read failed') (a method that only prints)"),
+    # The handler's own work comes after the cancelling() guard.
     (UNSAFE, "CAN110.py", "handler_with_code", "handler"):
         _UNSAFE + "the cancelling() guard comes first: log.debug() no longer runs on cancellation",
-    # work after the handler
-    (SAFE, "CAN101_kept.py", "close_all_kept_only", "after"):
-        _WORK_AFTER.format(work="closing the other connections (the loop)"),
-    (SAFE, "CAN103.py", "loop_continue", "after"):
-        _WORK_AFTER.format(work="the loop's other client.refresh() calls"),
-    (SAFE, "CAN110_traps.py", "cancelled_after", "after"):
-        _WORK_AFTER.format(work="worker.cancel() (the child is left running)"),
-    (SAFE, "real_code_shapes.py", "Debouncer.cancelled_after_the_handler", "after"):
-        _WORK_AFTER.format(work="self._task.cancel() (the child is left running)"),
-    (SAFE, "real_code_shapes.py", "kept_but_never_raised", "after"):
-        _WORK_AFTER.format(work="calling the other closers (the loop)"),
+    # Work after the handler: a safe fix refuses it (fix_safety.work_after_the_handler).
+    (UNSAFE, "CAN101_kept.py", "close_all_kept_only", "after"):
+        _UNSAFE + _WORK_AFTER.format(work="closing the other connections (the loop)"),
+    (UNSAFE, "CAN103.py", "loop_continue", "after"):
+        _UNSAFE + _WORK_AFTER.format(work="the loop's other client.refresh() calls"),
+    (UNSAFE, "CAN110_traps.py", "cancelled_after", "after"):
+        _UNSAFE + _WORK_AFTER.format(work="worker.cancel() (the child is left running)"),
+    (UNSAFE, "real_code_shapes.py", "Debouncer.cancelled_after_the_handler", "after"):
+        _UNSAFE + _WORK_AFTER.format(work="self._task.cancel() (the child is left running)"),
+    (UNSAFE, "real_code_shapes.py", "kept_but_never_raised", "after"):
+        _UNSAFE + _WORK_AFTER.format(work="calling the other closers (the loop)"),
     (UNSAFE, "CAN110.py", "in_a_loop", "after"):
         _UNSAFE + _WORK_AFTER.format(work="cancelling the other tasks (the loop)"),
     (UNSAFE, "real_code_shapes.py", "stop_all", "after"):
         _UNSAFE + _WORK_AFTER.format(work="cancelling the other tasks (the loop)"),
-    # a child's cancellation
-    (SAFE, "CAN110_traps.py", "awaits_more_than_the_child", "others"): _CHILD,
-    (SAFE, "CAN110_traps.py", "broad_clauses_are_other_rules", "others"): _CHILD,
-    (SAFE, "real_code_shapes.py", "Debouncer.awaits_more_than_the_child", "others"): _CHILD,
+    # A child's cancellation: a safe fix refuses it (fix_safety.may_catch_a_childs_cancellation).
+    (UNSAFE, "CAN110_traps.py", "awaits_more_than_the_child", "others"): _UNSAFE + _CHILD,
+    (UNSAFE, "CAN110_traps.py", "broad_clauses_are_other_rules", "others"): _UNSAFE + _CHILD,
+    (UNSAFE, "real_code_shapes.py", "Debouncer.awaits_more_than_the_child", "others"):
+        _UNSAFE + _CHILD,
 }
 
 PROPERTIES = ("loses", "propagates", "handler", "others", "after")
@@ -823,17 +799,9 @@ def test_generated_safe_fixes_change_nothing_for_a_value_error_or_a_normal_end()
     _assert_generated("others")
 
 
-@pytest.mark.xfail(strict=True, raises=PropertyBroken, reason=(
-    "CAN103/CAN104's fix inserts `except asyncio.CancelledError: raise` before the bare or "
-    "BaseException clause: on cancellation the handler's calls no longer run"
-))
 def test_generated_safe_fixes_keep_the_handlers_work():
     _assert_generated("handler")
 
 
-@pytest.mark.xfail(strict=True, raises=PropertyBroken, reason=(
-    "a handler in a loop that swallows the cancellation lets the loop go on: the safe fix's "
-    "re-raise skips the loop's other iterations (the fixer refuses work after the try, not a loop)"
-))
 def test_generated_safe_fixes_skip_no_work_after_the_handler():
     _assert_generated("after")

@@ -167,7 +167,8 @@ def test_import_is_added_when_the_module_has_no_name_for_it(tmp_path):
     cli("--fix", "m.py", cwd=tmp_path)
     assert target.read_text() == (
         '"""Doc."""\nimport logging\nimport asyncio\n\n\nasync def f(c):\n    try:\n        await c.x()\n'
-        '    except asyncio.CancelledError:\n        raise\n    except BaseException:\n        logging.exception("x")\n'
+        '    except BaseException as exc:\n        logging.exception("x")\n'
+        '        if isinstance(exc, asyncio.CancelledError):\n            raise\n'
     )
 
 

@@ -360,8 +360,8 @@ FIXES: Dict[str, Tuple[bytes, bytes]] = {
         b"import asyncio\r\n\n\r\nasync def f(c):\n    try:\r\n        await c.x()\n"
         b"    except asyncio.CancelledError:\r\n        raise\n"
         b"\r\n\r\nasync def g(c):\n    try:\r\n        await c.x()\n"
-        b"    except asyncio.CancelledError:\r\n        raise\r\n"
-        b"    except BaseException:\r\n        c.log()\n",
+        b"    except BaseException as exc:\r\n        c.log()\n"
+        b"        if isinstance(exc, asyncio.CancelledError):\r\n            raise\r\n",
     ),
     "tabs.py": (
         (ASYNCIO + HANDLER.replace("    ", "\t")).encode(),

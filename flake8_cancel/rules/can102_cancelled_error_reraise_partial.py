@@ -48,10 +48,12 @@ class CancelledErrorReraisePartial(Rule):
     `asyncio.current_task().uncancel()` on that path (3.11+).
 
     ## Fix safety
-    As for CAN101: safe where there is a fix. A bare `raise` (or, for a clause that also catches
-    other exceptions, `if isinstance(exc, asyncio.CancelledError): raise`) is appended when every
-    swallowing path falls off the end of the handler; a swallowing `return`, `break` or
-    `continue` gets no fix.
+    Unsafe, where there is a fix (`--unsafe-fixes`). A handler that already re-raises on some
+    paths chose when to swallow on purpose (a flag, a condition, a retry): only a person knows
+    whether the swallowing paths are right. The unsafe fix appends a bare `raise` (or, for a
+    clause that also catches other exceptions, `if isinstance(exc, asyncio.CancelledError):
+    raise`, binding a fresh name when the clause has none) when every swallowing path falls off
+    the end of the handler; a swallowing `return`, `break` or `continue` gets no fix.
 
     ## Not reported
     The same handlers as CAN101 does not report; a handler whose every path swallows is CAN101.
@@ -63,7 +65,7 @@ class CancelledErrorReraisePartial(Rule):
     code = "CAN102"
     slug = "cancelled-error-reraise-partial"
     message = "CancelledError is re-raised on some paths only; re-raise it on every path"
-    fix_safety = FixSafety.SOMETIMES
+    fix_safety = FixSafety.UNSAFE
     gate = r"CancelledError"
 
     @classmethod

@@ -1,6 +1,6 @@
 from flake8_cancel.sites import HandlerSite
 from flake8_cancel.registry import FixSafety, Rule, register
-from flake8_cancel.edits import insert_cancelled_clause
+from flake8_cancel.edits import let_cancellation_through
 
 
 @register
@@ -84,4 +84,4 @@ class BareExceptSwallowsCancellation(Rule):
         return site.catch.bare and site.swallows_cancellation
 
     def build_fix(self, site: HandlerSite, node=None):
-        return insert_cancelled_clause(site)
+        return let_cancellation_through(site)

@@ -1,3 +1,5 @@
+from typing import Iterator, Optional, Tuple
+
 import libcst as cst
 
 from flake8_cancel.sites import HandlerSite
@@ -120,7 +122,35 @@ class FuturesCancelledErrorInAsync(Rule):
         if not _renaming_keeps_cancellation(site, is_futures_cancelled):
             return None
         reference, imports = qualified_reference(bindings, "asyncio.CancelledError")
-        return rename_in_clause(site, is_futures_cancelled, reference, imports)
+        fix = rename_in_clause(site, is_futures_cancelled, reference, imports)
+        if fix is None:
+            return None
+        renamed = [
+            single for single in bindings.exception_types(written) if is_futures_cancelled(single)
+        ]
+        return fix._replace(unused_imports=tuple(_imports_of(renamed, bindings)))
+
+
+def _imports_of(names, bindings) -> Iterator[Tuple[str, Optional[str], Optional[str]]]:
+    """The imports that bound the renamed names, to be removed if the rename leaves them unused:
+    ``from concurrent.futures import CancelledError [as X]``, ``from concurrent import futures``,
+    ``import concurrent.futures``."""
+    for name in names:
+        for meaning in bindings.resolve(name):
+            module, _, attribute = meaning.rpartition(".")
+            if isinstance(name, cst.Name):
+                asname = name.value if name.value != attribute else None
+                yield (module, attribute, asname)
+            elif isinstance(name, cst.Attribute) and isinstance(name.value, cst.Name):
+                outer, _, inner = module.rpartition(".")
+                local = name.value.value
+                if local == module.split(".", 1)[0]:
+                    yield (module, None, None)  # import concurrent.futures
+                    continue
+                asname = local if local != inner else None
+                if outer:  # from concurrent import futures [as f]
+                    yield (outer, inner, asname)
+                yield (module, None, asname)  # import concurrent.futures as f
 
 
 def _renaming_keeps_cancellation(site: HandlerSite, is_futures_cancelled) -> bool:

@@ -6,6 +6,7 @@ from flake8_cancel.edits import Fix, prepend_statement, qualified_reference
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.sites import HandlerSite, WithSite
+from flake8_cancel.syntax import descendants
 
 # The guard needs Task.cancelling(), new in Python 3.11.
 GUARD_VERSION = (3, 11)
@@ -18,6 +19,32 @@ def cancelling_guard(current_task: cst.BaseExpression) -> cst.If:
     )
     body = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Raise()])])
     return cst.If(test=test, body=body)
+
+
+def guard_always_true(site: HandlerSite) -> bool:
+    """Where ``cancelling()`` is already non-zero whenever the handler runs, the guard would
+    re-raise the child's cancellation too: inside an outer handler of the function that caught
+    a cancellation, or in a module that uses ``async_timeout``, whose expired deadlines (before
+    version 4.0.3) leave ``cancelling()`` raised."""
+    function = site.scope.function
+    if function is not None and _inside_a_cancellation_handler(function, site):
+        return True
+    return any(
+        meaning.split(".", 1)[0] == "async_timeout"
+        for _, meanings in site.context.bindings.visible_names()
+        for meaning in meanings
+    )
+
+
+def _inside_a_cancellation_handler(function: cst.FunctionDef, site: HandlerSite) -> bool:
+    target = site.try_site.node
+    for node in descendants(function):
+        if isinstance(node, (cst.ExceptHandler, cst.ExceptStarHandler)) and node is not site.node:
+            if site.vocabulary.catch_of(node.type).catches_cancellation and any(
+                inner is target for inner in descendants(node)
+            ):
+                return True
+    return False
 
 
 @register
@@ -141,7 +168,10 @@ class ChildCancelSwallowsOwn(Rule):
         """The ``cancelling()`` guard first in the handler; none for the ``with`` form."""
         if not isinstance(site, HandlerSite):
             return None
-        if site.try_site.context.target_version < GUARD_VERSION:
+        context = site.context
+        if context.target_version < GUARD_VERSION or not context.target_version_declared:
+            return None  # cancelling() is new in 3.11: never assume the code runs there
+        if guard_always_true(site):
             return None
         if not site.catches_only_cancellation:
             return None

@@ -1,6 +1,7 @@
 import libcst as cst
 
 from flake8_cancel.edits import qualified_reference, reraise_at_end
+from flake8_cancel.flow import Exit
 from flake8_cancel.gate import TIMEOUT_HANDLER, TIMEOUT_NAMED
 from flake8_cancel.names import last_names
 from flake8_cancel.registry import FixSafety, Rule, register
@@ -161,6 +162,8 @@ class TimeoutCaughtInsideTimedScope(Rule):
             return None
         if site.try_site.catches_cancellation:
             return None
+        if any(end.exit is Exit.RAISE_OTHER for end in site.paths.ends):
+            return None  # catching the cancellation there would convert it: CAN105
         reference, imports = qualified_reference(bindings, "asyncio.CancelledError")
         fix = reraise_at_end(site, exception_type=reference)
         return fix._replace(imports=imports) if fix is not None else None

@@ -1,0 +1,279 @@
+"""What a fix at a handler would change besides letting the task's own cancellation go on.
+
+A fix is safe only when it changes nothing but this: the current task's own cancellation, which
+the code was losing, now propagates, after the handler's own work has run. :func:`doubts` lists
+what stands against that at a site, for a person: each entry is one reason the fix must be
+unsafe (or absent). The fix builders in edits.py and the rules ask it; they never decide it
+themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from flake8_cancel.deadlines import header_expressions
+from flake8_cancel.sites import HandlerSite, ModuleContext, Scope, awaited_keys, prepared_before
+from flake8_cancel.syntax import (
+    BlockKind,
+    Statement,
+    blocks,
+    children_run_here,
+    descendants,
+    dotted_name,
+    method_receiver,
+    reference_key,
+    small_statements,
+    statements,
+)
+
+TASK_FACTORIES = ("create_task", "ensure_future")
+
+
+def doubts(site: HandlerSite) -> List[str]:
+    """Why re-raising the cancellation at the end of this handler may change more than letting
+    it go on; empty when it is safe."""
+    found = []
+    if may_catch_a_childs_cancellation(site):
+        found.append("the CancelledError may be a task's or future's it awaits, not this task's")
+    work = work_after_the_handler(site)
+    if work is not None:
+        found.append(f"code after the handler would be skipped: {work}")
+    if caught_again_further_out(site):
+        found.append("an enclosing handler of the function would catch the cancellation")
+    if owner_relies_on_a_quiet_end(site):
+        found.append("a task running this coroutine is cancelled and awaited without a handler")
+    return found
+
+
+# -- the child's cancellation ------------------------------------------------------------------
+def may_catch_a_childs_cancellation(site: HandlerSite) -> bool:
+    """The try body awaits an existing task or future (``await t``, ``wait_for(t, ...)``,
+    ``shield(t)``, ``gather(*tasks)``): whoever cancelled that one raises CancelledError here
+    too, and a re-raise would turn its normal end into this task's failure."""
+    vocabulary = site.vocabulary
+    stack: List[cst.CSTNode] = list(children_run_here(site.try_site.node.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Await) and awaited_keys(node.expression, vocabulary):
+            return True
+        stack.extend(children_run_here(node))
+    return False
+
+
+# -- work after the handler --------------------------------------------------------------------
+def work_after_the_handler(site: HandlerSite) -> Optional[str]:
+    """The first statement that runs after the handler falls off its end and does real work
+    (not a ``return`` of a plain value, logging, ``pass``), up to the end of the function; a
+    re-raise would skip it. So would the remaining iterations of an enclosing ``for`` loop
+    (closing the other connections of a list). A ``while`` loop around a worker's ``try`` is
+    not such work: carrying on with the next item is the swallowing itself."""
+    function = site.scope.function
+    if function is None:
+        return None
+    path = _path_to(statements(function.body), site.try_site.node)
+    if path is None:
+        return None
+    for block, index in path:
+        holder = block[index]  # the try itself, then each statement around it
+        if isinstance(holder, cst.For):  # its next iterations run first
+            return "the rest of the loop " + _describe(holder)
+        for statement in block[index + 1:]:
+            verdict = inert(statement)
+            if verdict == "returns":
+                return None
+            if verdict is None:
+                return _describe(statement)
+    return None
+
+
+def _path_to(
+    block: Sequence[Statement], target: cst.CSTNode
+) -> Optional[List[Tuple[Sequence[Statement], int]]]:
+    """The blocks from ``target`` out to ``block``, innermost first, each with the index of the
+    statement that holds ``target``; None if it is not inside (nested scopes not entered)."""
+    for index, statement in enumerate(block):
+        if statement is target:
+            return [(block, index)]
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        for found in blocks(statement):
+            inner = _path_to(statements(found.suite), target)
+            if inner is not None:
+                return [*inner, (block, index)]
+    return None
+
+
+def inert(statement: Statement, logging: bool = True) -> Optional[str]:
+    """"returns" for a return of a plain value or a bare ``raise``, "inert" for nothing (or
+    logging, if ``logging``), None for work."""
+    if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return None
+    for small in small_statements(statement):
+        if isinstance(small, cst.Return):
+            value = small.value
+            plain = value is None or dotted_name(value) is not None or isinstance(
+                value, (cst.Integer, cst.Float, cst.SimpleString)
+            )
+            return "returns" if plain else None
+        if isinstance(small, cst.Raise) and small.exc is None:
+            return "returns"  # the path ends there anyway, with the exception in flight
+        if isinstance(small, (cst.Pass, cst.Break, cst.Continue)):
+            continue
+        if isinstance(small, cst.Expr) and (
+            (logging and is_logging_call(small.value))
+            or isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis))
+        ):
+            continue
+        return None
+    return "inert"
+
+
+def is_logging_call(node: cst.BaseExpression) -> bool:
+    """``logger.info(...)``, ``logging.warning(...)``, ``self._log.debug(...)``, ``print(...)``,
+    ``warnings.warn(...)``: calls that only report."""
+    if not isinstance(node, cst.Call):
+        return False
+    name = dotted_name(node.func)
+    if name is None:
+        return False
+    parts = name.split(".")
+    return (
+        name in ("print", "warnings.warn")
+        or any("log" in part.lower() for part in parts[:-1])
+        or (len(parts) == 1 and parts[0].lower().startswith("log"))
+    )
+
+
+def _describe(statement: Statement) -> str:
+    code = cst.Module(body=[]).code_for_node(statement).strip().splitlines()[0]
+    return code if len(code) <= 60 else code[:57] + "..."
+
+
+# -- enclosing handlers ------------------------------------------------------------------------
+def caught_again_further_out(site: HandlerSite) -> bool:
+    """Is the ``try`` inside the body of an enclosing ``try`` of the same function whose
+    handlers catch the cancellation? Re-raising would run that handler's code instead."""
+    function = site.scope.function
+    if function is None:
+        return False
+    vocabulary = site.vocabulary
+    return any(
+        isinstance(holder, (cst.Try, cst.TryStar))
+        and kind is BlockKind.BODY
+        and any(vocabulary.catch_of(h.type).catches_cancellation for h in holder.handlers)
+        for holder, kind in _holders(function, site.try_site.node)
+    )
+
+
+def _holders(function: cst.FunctionDef, target: cst.CSTNode) -> List[Tuple[cst.CSTNode, BlockKind]]:
+    """The compound statements around ``target``, each with the kind of block it sits in."""
+
+    def search(block: Sequence[Statement]) -> Optional[List[Tuple[cst.CSTNode, BlockKind]]]:
+        for statement in block:
+            if statement is target:
+                return []
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            for found in blocks(statement):
+                inner = search(statements(found.suite))
+                if inner is not None:
+                    return [*inner, (statement, found.kind)]
+        return None
+
+    return search(statements(function.body)) or []
+
+
+# -- the task's owner --------------------------------------------------------------------------
+def owner_relies_on_a_quiet_end(site: HandlerSite) -> bool:
+    """Does the module run this coroutine as a task that it later cancels and awaits without a
+    handler for the cancellation (``t.cancel(); await t``, also through ``shield(t)``)? That
+    owner relies on the task ending quietly: re-raising in the task makes the owner raise. The
+    right fix changes both places, which only a person can do."""
+    function = site.scope.function
+    if function is None:
+        return False
+    context = site.context
+    tasks = _tasks_running(function, site.scope, context)
+    return bool(tasks) and any(
+        _awaits_unprotected_after_cancel(owner, tasks, context) for owner in _functions(context)
+    )
+
+
+def _tasks_running(
+    function: cst.FunctionDef, scope: Scope, context: ModuleContext
+) -> Set[str]:
+    """Keys of the tasks made of this coroutine function: ``t = asyncio.create_task(f())``,
+    ``self._task = loop.create_task(self.f())``."""
+    name = function.name.value
+    keys = set()
+    for node in descendants(context.module, enter_nested_scopes=True):
+        if not (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)):
+            continue
+        call = node.value
+        is_factory = method_receiver(call, TASK_FACTORIES) is not None or (
+            isinstance(call.func, cst.Name) and call.func.value in TASK_FACTORIES
+        )
+        if not (is_factory and call.args and isinstance(call.args[0].value, cst.Call)):
+            continue
+        callee = call.args[0].value.func
+        called = callee.value if isinstance(callee, cst.Name) else (
+            callee.attr.value if isinstance(callee, cst.Attribute) else None
+        )
+        if called == name:
+            keys.update(filter(None, (reference_key(t.target) for t in node.targets)))
+    return keys
+
+
+def _functions(context: ModuleContext) -> Iterator[cst.FunctionDef]:
+    for node in descendants(context.module, enter_nested_scopes=True):
+        if isinstance(node, cst.FunctionDef) and node.asynchronous is not None:
+            yield node
+
+
+def _awaits_unprotected_after_cancel(
+    owner: cst.FunctionDef, tasks: Set[str], context: ModuleContext
+) -> bool:
+    scope = Scope(context, owner, True, Scope(context))
+    for await_node, protected in _awaits(statements(owner.body), False, scope):
+        keys = awaited_keys(await_node.expression, scope.vocabulary)
+        if keys and keys & tasks and not protected:
+            if keys & prepared_before(scope, await_node, owner.body).cancelled:
+                return True
+    return False
+
+
+def _awaits(
+    block: Sequence[Statement], protected: bool, scope: Scope
+) -> Iterator[Tuple[cst.Await, bool]]:
+    """Every ``await`` of the block (nested scopes not entered), and whether a handler or
+    ``suppress()`` of the cancellation around it, in the same function, protects it."""
+    vocabulary = scope.vocabulary
+    for statement in block:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        for node in _own_expressions(statement):
+            if isinstance(node, cst.Await):
+                yield node, protected
+        for found in blocks(statement):
+            inner = protected
+            if isinstance(statement, (cst.Try, cst.TryStar)) and found.kind is BlockKind.BODY:
+                inner = protected or any(
+                    vocabulary.catch_of(h.type).catches_cancellation for h in statement.handlers
+                )
+            elif isinstance(statement, cst.With):
+                suppression = vocabulary.suppression_of(statement)
+                inner = protected or (
+                    suppression is not None and suppression[0].catches_cancellation
+                )
+            yield from _awaits(statements(found.suite), inner, scope)
+
+
+def _own_expressions(statement: Statement) -> Iterator[cst.CSTNode]:
+    """The nodes a statement evaluates itself, outside the blocks it holds and nested scopes."""
+    stack: List[cst.CSTNode] = list(header_expressions(statement))
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(children_run_here(node))
