@@ -330,6 +330,16 @@ class _Analyzer:
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             inner = self.isinstance_of_cancellation(test.expression)
             return None if inner is None else not inner
+        if isinstance(test, cst.BooleanOperation):
+            # `isinstance(exc, OSError) and retrying` is false for any cancellation; so is an
+            # `or` of operands that all are.
+            left = self.isinstance_of_cancellation(test.left)
+            right = self.isinstance_of_cancellation(test.right)
+            if isinstance(test.operator, cst.And) and False in (left, right):
+                return False
+            if isinstance(test.operator, cst.Or) and left is False and right is False:
+                return False
+            return None
         classes = isinstance_classes(test, self.bound) if self.bound is not None else None
         if classes is None:
             return None

@@ -154,10 +154,35 @@ class ModuleContext:
         ):
             return False
         method = func.attr.value
-        for function in statements(owner_class.body):
-            if isinstance(function, cst.FunctionDef) and function.name.value == method:
-                return self._never_returns(function, owner_class)
+        found = self.method_of(owner_class, method)
+        if found is not None:
+            function, defining_class = found
+            return self._never_returns(function, defining_class)
         return method in TEST_CASE_NEVER_RETURNING_METHODS and self._is_test_case(owner_class)
+
+    def module_class(self, base: cst.BaseExpression) -> Optional[cst.ClassDef]:
+        """The class of this module that a base expression names (``Base``, ``Base[T]``)."""
+        if isinstance(base, cst.Subscript):
+            base = base.value
+        return self.module_classes.get(base.value) if isinstance(base, cst.Name) else None
+
+    def method_of(
+        self, class_node: cst.ClassDef, name: str, depth: int = 0
+    ) -> Optional[Tuple[cst.FunctionDef, cst.ClassDef]]:
+        """The method ``name`` of the class, or inherited from a base class of this module (the
+        first found, in the order of the bases), with the class that defines it."""
+        for statement in statements(class_node.body):
+            if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
+                return statement, class_node
+        if depth >= 8:
+            return None
+        for base in class_node.bases:
+            local = self.module_class(base.value)
+            if local is not None and local is not class_node:
+                found = self.method_of(local, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     def _never_returns(self, function: cst.FunctionDef, owner_class: Optional[cst.ClassDef]) -> bool:
         known = self._never_returns_cache.get(id(function))
@@ -200,8 +225,13 @@ class ModuleContext:
         for base in class_node.bases:
             if self.bindings.resolves_to(base.value, TEST_CASES):
                 return True
-            local = self.module_classes.get(base.value.value) if isinstance(base.value, cst.Name) else None
-            if local is not None and local is not class_node and depth < 8 and self._is_test_case(local, depth + 1):
+            local = self.module_class(base.value)
+            if (
+                local is not None
+                and local is not class_node
+                and depth < 8
+                and self._is_test_case(local, depth + 1)
+            ):
                 return True
         return False
 

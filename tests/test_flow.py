@@ -791,6 +791,12 @@ def test_isinstance_narrowing_on_the_bound_name(body, expected):
          {(RETURN, False), (RERAISE, True)}),
         ("if isinstance(exc, error_classes()):\n    return\nraise",
          {(RETURN, False), (RERAISE, False)}),
+        ("if isinstance(exc, OSError) and flag:\n    return\nraise",
+         {(RETURN, True), (RERAISE, False)}),
+        ("if flag and not isinstance(exc, asyncio.CancelledError):\n    return\nraise",
+         {(RETURN, True), (RERAISE, False)}),
+        ("if isinstance(exc, OSError) or flag:\n    return\nraise",
+         {(RETURN, False), (RERAISE, False)}),
     ],
 )
 def test_isinstance_of_a_class_known_not_to_be_a_cancellation_narrows(body, expected):

@@ -2,9 +2,17 @@ from typing import Iterator, List, Sequence, Union
 
 import libcst as cst
 
-from flake8_cancel.sites import TrySite
+from flake8_cancel.flow import RAISING_EXITS
+from flake8_cancel.sites import HandlerSite, TrySite
 from flake8_cancel.registry import FixSafety, Rule, register
-from flake8_cancel.syntax import BlockKind, Statement, blocks, small_statements, statements
+from flake8_cancel.syntax import (
+    BlockKind,
+    Statement,
+    blocks,
+    has_cancellation_point,
+    small_statements,
+    statements,
+)
 
 FinallyExit = Union[cst.Return, cst.Break, cst.Continue]
 
@@ -78,6 +86,9 @@ class FinallyExitDropsCancellation(Rule):
     exception too, which is a decision for a person.
 
     ## Not reported
+    - a `try` whose clause takes every cancellation of its body and ends it there (it cannot
+      await and no path of it raises): nothing is in flight when the `finally` block runs; that
+      clause itself is CAN103/CAN104's business;
     - a `try` body with no `await`, `async for` or `async with` of its own (outside nested `def`,
       `lambda` and `class`): the task's cancellation cannot be in flight when the `finally` runs;
     - `break` and `continue` of a loop inside the `finally` block;
@@ -109,6 +120,24 @@ class FinallyExitDropsCancellation(Rule):
 
     def report_try(self, site: TrySite) -> List[cst.CSTNode]:
         finalbody = site.node.finalbody
-        if finalbody is None or not site.body_awaits:
+        if finalbody is None or not site.body_awaits or not _cancellation_may_be_in_flight(site):
             return []
         return list(exits_of_block(statements(finalbody.body)))
+
+
+def _cancellation_may_be_in_flight(site: TrySite) -> bool:
+    """Can a cancellation still be on its way out when the ``finally`` block runs? Not when a
+    clause takes every cancellation of the try body and ends it there: it cannot await (a new
+    cancellation could arrive there) and no path of it raises."""
+    receiving = next(
+        (index for index, catch in enumerate(site.catches) if catch.catches_cancellation), None
+    )
+    if receiving is None:
+        return True
+    handler = HandlerSite(site, receiving)
+    orelse = site.node.orelse
+    return (
+        has_cancellation_point(handler.node.body)
+        or (orelse is not None and has_cancellation_point(orelse.body))
+        or any(end.exit in RAISING_EXITS for end in handler.paths.ends)
+    )
