@@ -43,6 +43,8 @@ class FileResult(NamedTuple):
     fixed: Counter = Counter()  # code -> findings fixed (or fixable, with --diff)
     diff: str = ""
     statistics: Optional[Statistics] = None
+    # Fixes built but not applied, each "LINE:COLUMN: CODE fix not applied: REASON".
+    not_applied: Tuple[str, ...] = ()
 
 
 class Mode(NamedTuple):
@@ -101,6 +103,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             problems.append((result.path, result.problem))
         fixed.update(result.fixed)
         reported.extend(result.reported)
+        for note in result.not_applied:
+            print(f"{result.path}:{note}", file=sys.stderr)
         if mode.diff:
             sys.stdout.write(result.diff)
     if not mode.diff:
@@ -348,7 +352,11 @@ def _check_data(
                 text = result.data.decode("latin-1")  # bytes through a str, losslessly
             elif mode.fix and result.data != data:
                 write_atomically(path, result.data, expected=data)
-            return FileResult(path, reported, None, result.fixed, text)
+            not_applied = tuple(
+                f"{finding.line}:{finding.column + 1}: {finding.code} fix not applied: {why}"
+                for finding, why in result.not_applied
+            )
+            return FileResult(path, reported, None, result.fixed, text, None, not_applied)
         source = decode_source(data)
         if file_is_exempt(source):
             return FileResult(path, [])

@@ -195,20 +195,24 @@ def owner_relies_on_a_quiet_end(site: HandlerSite) -> bool:
     if function is None:
         return False
     context = site.context
-    tasks = _tasks_running(function, site.scope, context)
+    owner_class = site.scope.owner_class
+    is_method = owner_class is not None and any(
+        statement is function for statement in statements(owner_class.body)
+    )
+    # A method's tasks and their owners are in its class; a function's, anywhere in the module.
+    region: cst.CSTNode = owner_class if is_method else context.module  # type: ignore[assignment]
+    tasks = _tasks_running(function, region, is_method)
     return bool(tasks) and any(
-        _awaits_unprotected_after_cancel(owner, tasks, context) for owner in _functions(context)
+        _awaits_unprotected_after_cancel(owner, tasks, context) for owner in _functions(region)
     )
 
 
-def _tasks_running(
-    function: cst.FunctionDef, scope: Scope, context: ModuleContext
-) -> Set[str]:
-    """Keys of the tasks made of this coroutine function: ``t = asyncio.create_task(f())``,
-    ``self._task = loop.create_task(self.f())``."""
+def _tasks_running(function: cst.FunctionDef, region: cst.CSTNode, is_method: bool) -> Set[str]:
+    """Keys of the tasks made of this coroutine function in ``region``:
+    ``t = asyncio.create_task(f())``, ``self._task = loop.create_task(self.f())``."""
     name = function.name.value
     keys = set()
-    for node in descendants(context.module, enter_nested_scopes=True):
+    for node in descendants(region, enter_nested_scopes=True):
         if not (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)):
             continue
         call = node.value
@@ -218,16 +222,23 @@ def _tasks_running(
         if not (is_factory and call.args and isinstance(call.args[0].value, cst.Call)):
             continue
         callee = call.args[0].value.func
-        called = callee.value if isinstance(callee, cst.Name) else (
-            callee.attr.value if isinstance(callee, cst.Attribute) else None
-        )
+        if is_method:
+            called = (
+                callee.attr.value
+                if isinstance(callee, cst.Attribute)
+                and isinstance(callee.value, cst.Name)
+                and callee.value.value in ("self", "cls")
+                else None
+            )
+        else:
+            called = callee.value if isinstance(callee, cst.Name) else None
         if called == name:
             keys.update(filter(None, (reference_key(t.target) for t in node.targets)))
     return keys
 
 
-def _functions(context: ModuleContext) -> Iterator[cst.FunctionDef]:
-    for node in descendants(context.module, enter_nested_scopes=True):
+def _functions(region: cst.CSTNode) -> Iterator[cst.FunctionDef]:
+    for node in descendants(region, enter_nested_scopes=True):
         if isinstance(node, cst.FunctionDef) and node.asynchronous is not None:
             yield node
 
