@@ -45,14 +45,15 @@ class FixSafety(enum.Enum):
     """What ``--fix`` can do for a rule's findings (its value is the label users see)."""
 
     NONE = "none"  # no fix
-    SAFE = "safe"  # every finding has a safe fix
-    SOMETIMES = "sometimes"  # some findings have a safe fix; the rule's doc says which
-    UNSAFE = "unsafe"  # some findings have a fix that needs --unsafe-fixes; the others none
+    # A safe fix where nothing stands against it (fix_safety.doubts), an unsafe one or none
+    # elsewhere; the rule's doc says which. No rule can promise a safe fix for every finding.
+    SOMETIMES = "sometimes"
+    UNSAFE = "unsafe"  # at most an unsafe fix (--unsafe-fixes); some findings have none
 
     @property
     def is_safe(self) -> bool:
-        """Applied by a plain ``--fix``, where the rule builds one."""
-        return self in (FixSafety.SAFE, FixSafety.SOMETIMES)
+        """Can a plain ``--fix`` apply this rule's fixes (those that are safe)?"""
+        return self is FixSafety.SOMETIMES
 
 
 class Finding(NamedTuple):

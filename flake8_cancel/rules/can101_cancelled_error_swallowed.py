@@ -49,13 +49,23 @@ class CancelledErrorSwallowed(Rule):
     ```
 
     ## Fix safety
-    Safe, where there is a fix. When every swallowing path falls off the end of the handler, a bare
-    `raise` is appended (replacing a lone `pass` or `...`): it only lets the cancellation continue.
-    A clause that also catches other exceptions, such as `except (OSError, CancelledError) as exc:`,
-    must keep swallowing those, so it gets `if isinstance(exc, asyncio.CancelledError): raise`
-    instead; without an `as` name it gets no fix. A handler that swallows with `return`, `break`
-    or `continue`, or that deliberately ends the cancellation on another path (`uncancel()`, a
+    Safe where nothing stands against it, else unsafe. When every swallowing path falls off the
+    end of the handler, a bare `raise` is appended after the handler's own code (replacing a lone
+    `pass` or `...`; a comment on the placeholder stays, on the `raise`). A clause that also
+    catches other exceptions, such as `except (OSError, CancelledError):`, must keep swallowing
+    those, so it gets `if isinstance(exc, asyncio.CancelledError): raise` instead, binding a fresh
+    name (`as exc`) when it has none. A handler that swallows with `return`, `break` or
+    `continue`, or that deliberately ends the cancellation on another path (`uncancel()`, a
     `cancelling()` guard), gets no fix: where to re-raise is a decision for a person.
+
+    The fix is safe only where nothing stands against it: it is unsafe where the `try` awaits
+    an existing task or future (the `CancelledError` may be the child's), where code after the
+    handler would be skipped (statements after the `try`, the rest of a `for` loop), where an
+    enclosing handler of the function would catch the re-raise, or where a task running this
+    coroutine is cancelled and awaited by its owner without a handler.
+    Never in an `except*` clause (a bare `raise` there ends the task with a
+    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
+    where the result would have a new finding (the README's *Fixing* section).
 
     ## Not reported
     - handlers whose `try` body has no `await`, `async for` or `async with`: the task's

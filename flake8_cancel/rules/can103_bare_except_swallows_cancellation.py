@@ -49,10 +49,23 @@ class BareExceptSwallowsCancellation(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix inserts `except asyncio.CancelledError: raise` right before the bare clause
-    (using the module's own name for it, or adding `import asyncio`). Everything else the clause
-    caught stays caught; on cancellation the bare clause's own code no longer runs, which is the
-    point: code meant to run on cancellation belongs in the new clause, before its `raise`.
+    Safe where nothing stands against it, else unsafe. When the bare clause does nothing (`pass`,
+    `continue`, `break`, a `return` of a plain value), the fix inserts
+    `except asyncio.CancelledError: raise` right before it (using the module's own name for it,
+    or adding `import asyncio`). When it does more (logs, closes, responds, delegates), that work
+    must still run on cancellation: the clause becomes `except BaseException as exc:` (the same
+    clause) and `if isinstance(exc, asyncio.CancelledError): raise` is appended at its end, when
+    every swallowing path falls off that end; otherwise there is no fix. Everything else the
+    clause caught stays caught.
+
+    The fix is safe only where nothing stands against it: it is unsafe where the `try` awaits
+    an existing task or future (the `CancelledError` may be the child's), where code after the
+    handler would be skipped (statements after the `try`, the rest of a `for` loop), where an
+    enclosing handler of the function would catch the re-raise, or where a task running this
+    coroutine is cancelled and awaited by its owner without a handler.
+    Never in an `except*` clause (a bare `raise` there ends the task with a
+    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
+    where the result would have a new finding (the README's *Fixing* section).
 
     ## Not reported
     - handlers whose `try` body has no `await`, `async for` or `async with`;
@@ -77,7 +90,7 @@ class BareExceptSwallowsCancellation(Rule):
     code = "CAN103"
     slug = "bare-except-swallows-cancellation"
     message = "bare 'except:' around an await swallows cancellation; re-raise CancelledError first"
-    fix_safety = FixSafety.SAFE
+    fix_safety = FixSafety.SOMETIMES
     gate = r"except\s*:"
 
     def check_handler(self, site: HandlerSite) -> bool:

@@ -41,9 +41,19 @@ class BaseExceptionSwallowsCancellation(Rule):
     ```
 
     ## Fix safety
-    Safe: the fix inserts `except asyncio.CancelledError: raise` right before the clause (using the
-    module's own name for it, or adding `import asyncio`). Everything else the clause caught stays
-    caught.
+    As for CAN103: a clause that does nothing gets `except asyncio.CancelledError: raise` inserted
+    before it; one that does work keeps it, and gets
+    `if isinstance(exc, asyncio.CancelledError): raise` at its end (binding `as exc` when it has no
+    name). Everything else the clause caught stays caught.
+
+    The fix is safe only where nothing stands against it: it is unsafe where the `try` awaits
+    an existing task or future (the `CancelledError` may be the child's), where code after the
+    handler would be skipped (statements after the `try`, the rest of a `for` loop), where an
+    enclosing handler of the function would catch the re-raise, or where a task running this
+    coroutine is cancelled and awaited by its owner without a handler.
+    Never in an `except*` clause (a bare `raise` there ends the task with a
+    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
+    where the result would have a new finding (the README's *Fixing* section).
 
     ## Not reported
     The handlers that CAN103 does not report (see its list); like CAN103, it does report the
@@ -59,7 +69,7 @@ class BaseExceptionSwallowsCancellation(Rule):
     code = "CAN104"
     slug = "base-exception-swallows-cancellation"
     message = "'except BaseException' around an await swallows cancellation; re-raise it or catch Exception"
-    fix_safety = FixSafety.SAFE
+    fix_safety = FixSafety.SOMETIMES
     gate = r"BaseException"
 
     def check_handler(self, site: HandlerSite) -> bool:

@@ -66,6 +66,10 @@ class CancelledErrorNewInstance(Rule):
     - when the `raise` statement spans a comment (`raise CancelledError(  # why`), which the
       bare `raise` would drop.
 
+    Never in an `except*` clause (a bare `raise` there ends the task with a
+    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
+    where the result would have a new finding (the README's *Fixing* section).
+
     ## Not reported
     - code in a sync `def`, a `lambda` or a class body, also one nested in the handler;
     - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`:

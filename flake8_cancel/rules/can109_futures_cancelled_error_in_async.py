@@ -80,6 +80,11 @@ class FuturesCancelledErrorInAsync(Rule):
     - a tuple named elsewhere (`except ERRORS:` with `ERRORS = (OSError,
       concurrent.futures.CancelledError)`): the tuple may also serve sync code.
 
+    The import that bound the old name is removed when the rename leaves it unused
+    (`from concurrent.futures import CancelledError`). Never in an `except*` clause (a bare `raise` there ends the task with a
+    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
+    where the result would have a new finding (the README's *Fixing* section).
+
     ## Not reported
     - a `try` whose clauses already catch asyncio's cancellation: the same clause or another one
       names `asyncio.CancelledError` (the pre-3.8 compatibility idiom `except

@@ -114,6 +114,12 @@ class ChildCancelSwallowsOwn(Rule):
     other exceptions besides cancellation (the bare `raise` would re-raise those too), nor for the
     `with suppress(...)` form: rewrite it as a `try` with the guard.
 
+    No fix either where the target version was assumed rather than declared (an option, the
+    configuration, `requires-python`, or `python_requires` in setup.cfg or setup.py), where the
+    guard would always be true (the `try` is inside an outer handler of the cancellation, or the
+    module uses `async_timeout`, whose expired deadlines leave `cancelling()` raised), or in an
+    `except*` clause.
+
     ## Not reported
     - a `try` or `with` body that awaits anything besides the cancelled tasks: that is CAN101,
       CAN102 or CAN107;

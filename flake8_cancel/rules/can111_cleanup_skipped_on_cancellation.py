@@ -93,6 +93,10 @@ class CleanupSkippedOnCancellation(Rule):
     `-> NoReturn` function) is reported but gets no fix: widened, it would turn the cancellation
     into that function's exception.
 
+    Never in an `except*` clause (a bare `raise` there ends the task with a
+    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
+    where the result would have a new finding (the README's *Fixing* section).
+
     ## Not reported
     - a handler that only logs, counts or wraps up without releasing anything;
     - a handler with a path that does not re-raise (it returns, falls off its end, or raises

@@ -106,6 +106,11 @@ class TimeoutCaughtInsideTimedScope(Rule):
     ## Fix safety
     Unsafe: catch `asyncio.CancelledError` instead and re-raise at the end of the handler. The
     handler then runs on every cancellation, not only on the deadline, which changes behaviour.
+    There is no fix where the clause names other exceptions too (a tuple), where another clause of
+    the `try` already handles cancellation, or where a path of the handler raises another
+    exception: catching the cancellation there would convert it (CAN105). Never in an `except*` clause (a bare `raise` there ends the task with a
+    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
+    where the result would have a new finding (the README's *Fixing* section).
 
     ## Not reported
     - a `try` body with a deadline of its own: a nested `wait_for` or timeout manager, or a call

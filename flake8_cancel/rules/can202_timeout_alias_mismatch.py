@@ -56,7 +56,9 @@ class TimeoutAliasMismatch(Rule):
     ## Fix safety
     Safe: the name becomes `asyncio.TimeoutError`, which is the builtin `TimeoutError` itself on
     3.11+, so nothing changes there, and on older versions the handler starts catching what it was
-    written for.
+    written for. Never in an `except*` clause (a bare `raise` there ends the task with a
+    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
+    where the result would have a new finding (the README's *Fixing* section).
 
     ## Not reported
     - code for Python 3.11 or later (the target version), where the two names are one class;
@@ -73,7 +75,7 @@ class TimeoutAliasMismatch(Rule):
     code = "CAN202"
     slug = "timeout-alias-mismatch"
     message = "'except TimeoutError' does not catch asyncio.TimeoutError before Python 3.11; catch asyncio.TimeoutError"
-    fix_safety = FixSafety.SAFE
+    fix_safety = FixSafety.SOMETIMES
     gate = (r"wait_for|async_timeout", TIMEOUT_NAMED, TIMEOUT_HANDLER)
 
     @classmethod
