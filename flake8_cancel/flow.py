@@ -633,8 +633,16 @@ def false_means_not_cancelling(test: cst.BaseExpression) -> bool:
 
 def _and_operands(test: cst.BaseExpression) -> List[cst.BaseExpression]:
     """``a and b and c`` (parsed as ``(a and b) and c``) as [a, b, c]."""
-    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
-        return _and_operands(test.left) + _and_operands(test.right)
+    return _operands(test, cst.And)
+
+
+def _or_operands(test: cst.BaseExpression) -> List[cst.BaseExpression]:
+    return _operands(test, cst.Or)
+
+
+def _operands(test: cst.BaseExpression, operator: type) -> List[cst.BaseExpression]:
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, operator):
+        return _operands(test.left, operator) + _operands(test.right, operator)
     return [test]
 
 
@@ -655,26 +663,6 @@ def _cancelling_receiver(test: cst.BaseExpression) -> Optional[str]:
     if _is_cancelling_call(test):
         return dotted_name(test.func.value)  # type: ignore[union-attr]
     return None
-
-
-def _checks_task_presence(check: cst.BaseExpression, cancelling_test: cst.BaseExpression) -> bool:
-    """``task``, ``(task := ...)`` or ``task is not None``, for the task whose cancelling() is read."""
-    receiver = _cancelling_receiver(cancelling_test)
-    if receiver is None:
-        return False
-    if isinstance(check, cst.NamedExpr):
-        check = check.target
-    if (
-        isinstance(check, cst.Comparison)
-        and len(check.comparisons) == 1
-        and isinstance(check.comparisons[0].operator, cst.IsNot)
-        and isinstance(check.comparisons[0].comparator, cst.Name)
-        and check.comparisons[0].comparator.value == "None"
-    ):
-        check = check.left
-        if isinstance(check, cst.NamedExpr):
-            check = check.target
-    return dotted_name(check) == receiver
 
 
 def true_means_not_cancelling(test: cst.BaseExpression) -> bool:
@@ -698,24 +686,37 @@ def true_means_not_cancelling(test: cst.BaseExpression) -> bool:
     return False
 
 
-def _or_operands(test: cst.BaseExpression) -> List[cst.BaseExpression]:
-    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.Or):
-        return _or_operands(test.left) + _or_operands(test.right)
-    return [test]
+def _checks_task_presence(check: cst.BaseExpression, cancelling_test: cst.BaseExpression) -> bool:
+    """``task``, ``(task := ...)`` or ``task is not None``, for the task whose cancelling() is
+    read."""
+    return _checks_task(check, cancelling_test, present=True)
 
 
 def _checks_task_absence(check: cst.BaseExpression, cancelling_test: cst.BaseExpression) -> bool:
-    """``task is None`` or ``not task``, for the task whose cancelling() is read."""
+    """``not task`` or ``task is None``, for the task whose cancelling() is read."""
+    return _checks_task(check, cancelling_test, present=False)
+
+
+def _checks_task(
+    check: cst.BaseExpression, cancelling_test: cst.BaseExpression, present: bool
+) -> bool:
     receiver = _cancelling_receiver(cancelling_test)
     if receiver is None:
         return False
     if isinstance(check, cst.UnaryOperation) and isinstance(check.operator, cst.Not):
-        return dotted_name(check.expression) == receiver
-    return (
+        return not present and dotted_name(check.expression) == receiver
+    if isinstance(check, cst.NamedExpr):
+        check = check.target
+    if (
         isinstance(check, cst.Comparison)
         and len(check.comparisons) == 1
-        and isinstance(check.comparisons[0].operator, cst.Is)
+        and isinstance(check.comparisons[0].operator, cst.IsNot if present else cst.Is)
         and isinstance(check.comparisons[0].comparator, cst.Name)
         and check.comparisons[0].comparator.value == "None"
-        and dotted_name(check.left) == receiver
-    )
+    ):
+        check = check.left
+        if isinstance(check, cst.NamedExpr):
+            check = check.target
+    elif not present:
+        return False  # a bare `task` says it is there
+    return dotted_name(check) == receiver

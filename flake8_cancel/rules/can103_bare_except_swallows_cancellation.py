@@ -58,14 +58,8 @@ class BareExceptSwallowsCancellation(Rule):
     every swallowing path falls off that end; otherwise there is no fix. Everything else the
     clause caught stays caught.
 
-    The fix is safe only where nothing stands against it: it is unsafe where the `try` awaits
-    an existing task or future (the `CancelledError` may be the child's), where code after the
-    handler would be skipped (statements after the `try`, the rest of a `for` loop), where an
-    enclosing handler of the function would catch the re-raise, or where a task running this
-    coroutine is cancelled and awaited by its owner without a handler.
-    Never in an `except*` clause (a bare `raise` there ends the task with a
-    `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
-    where the result would have a new finding (the README's *Fixing* section).
+    What stands against a safe fix, and where there is none at all, is as for CAN101 (its
+    *Fix safety*).
 
     ## Not reported
     - handlers whose `try` body has no `await`, `async for` or `async with`;
