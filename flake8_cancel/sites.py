@@ -268,7 +268,22 @@ class ModuleContext:
     def _coroutine_function(
         self, coroutine: cst.BaseExpression, functions: Dict[str, List[cst.FunctionDef]]
     ) -> Optional[cst.FunctionDef]:
-        """The coroutine function of this module whose call ``coroutine`` is."""
+        """The coroutine function of this module whose call ``coroutine`` is (also through a task
+        stored first: ``self._task = loop.create_task(self._run())``, then ``self._task``)."""
+        key = reference_key(coroutine)
+        if key is not None:
+            stored = next(
+                (
+                    node.value
+                    for node in descendants(self.module, enter_nested_scopes=True)
+                    if isinstance(node, cst.Assign)
+                    and any(reference_key(target.target) == key for target in node.targets)
+                ),
+                None,
+            )
+            if stored is None:
+                return None
+            coroutine = stored
         if (  # loop.create_task(main()), asyncio.ensure_future(main())
             isinstance(coroutine, cst.Call)
             and coroutine.args
@@ -288,6 +303,20 @@ class ModuleContext:
             if module_level is not None and module_level.asynchronous is not None:
                 return module_level
             return named[0] if len(named) == 1 else None
+        if (  # self._run(), in the class of the stored task
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value in ("self", "cls")
+        ):
+            methods = [
+                method
+                for class_node in self.module_classes.values()
+                for method in statements(class_node.body)
+                if isinstance(method, cst.FunctionDef)
+                and method.name.value == func.attr.value
+                and method.asynchronous is not None
+            ]
+            return methods[0] if len(methods) == 1 else None
         if (  # App(args).run()
             isinstance(func, cst.Attribute)
             and isinstance(func.value, cst.Call)
@@ -705,7 +734,9 @@ class HandlerSite:
         """The child-cancel idiom: ``t.cancel()`` earlier in the function, then a try body that
         only awaits ``t`` (the same name or attribute chain), optionally under a timeout block.
         The handler then expects ``t``'s cancellation; CAN110 (opt-in) reports what it risks."""
-        return awaits_only_cancelled(self.try_site.node.body, self.node, self.scope)
+        return awaits_only_cancelled(
+            self.try_site.node.body, _end_of_body(self.try_site.node), self.scope
+        )
 
     @cached_property
     def defers_reraise(self) -> bool:
