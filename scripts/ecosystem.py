@@ -601,7 +601,8 @@ def fix_project(project: Project, mode: str, linter: Linter, keep: bool) -> FixR
         compile_failures = fix_at_scale.check_changed_files(top, originals, changed,
                                                             checks.failures)
         check_no_finding_added(found, left, checks.failures)
-        fixed = fixed_findings(fixable, left, mode, checks.failures)
+        fixed = fixed_findings(fixable, left, mode, checks.failures,
+                               original_lines(top, originals))
         check_summary(fix, len(fixed), checks)
         second_changed = fix_at_scale.changed_files(after, final)
         checks.failures.extend(f"the second --fix changed {path}" for path in second_changed)
@@ -645,16 +646,56 @@ def check_no_finding_added(found: List[dict], left: List[dict], failures: List[s
                             f"before, {count} after")
 
 
-def fixed_findings(fixable: List[dict], left: List[dict], mode: str,
-                   failures: List[str]) -> List[dict]:
-    """The fixable findings the run fixed: those of a file and code with no fixable one left."""
+def fixed_findings(fixable: List[dict], left: List[dict], mode: str, failures: List[str],
+                   where_before: Callable[[str, int], int]) -> List[dict]:
+    """The fixable findings the run fixed: those no longer reported. A finding left after the fix
+    is placed back on the original file through the fix's diff (where_before), since lines move:
+    a fix the run dropped (one that would add a finding) leaves its finding, now without a fix,
+    and that site is not fixed."""
     still = set()
+    remaining = set()
     for item in left:
         if item["fix"] in APPLIED_FIXES[mode]:
             still.add((item["path"], item["code"]))
             failures.append(f"{item['path']}:{item['line']}: {item['code']} still has a "
                             f"{item['fix']} fix")
-    return [item for item in fixable if (item["path"], item["code"]) not in still]
+        remaining.add((item["path"], item["code"], where_before(item["path"], item["line"])))
+    return [item for item in fixable if (item["path"], item["code"]) not in still
+            and (item["path"], item["code"], item["line"]) not in remaining]
+
+
+def original_lines(top: Path, originals: Dict[str, bytes]) -> Callable[[str, int], int]:
+    """For a file of the fixed copy, the original line a line of it comes from: lines the fix
+    replaced map to the lines they replaced, in order; inserted ones to the original line that
+    follows them. Lines as the CLI counts them (universal newlines)."""
+    mappings: Dict[str, Callable[[int], int]] = {}
+
+    def mapping(path: str) -> Callable[[int], int]:
+        before = physical_lines(originals[path])
+        after = physical_lines((top / path).read_bytes()) if (top / path).exists() else []
+        opcodes = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+
+        def back(line: int) -> int:
+            index = line - 1
+            for _, i1, i2, j1, j2 in opcodes:
+                if j1 <= index < j2:
+                    return min(i1 + (index - j1), max(i1, i2 - 1)) + 1
+            return line
+        return back
+
+    def where_before(path: str, line: int) -> int:
+        if path not in originals:
+            return line  # an unchanged file: its lines did not move
+        if path not in mappings:
+            mappings[path] = mapping(path)
+        return mappings[path](line)
+
+    return where_before
+
+
+def physical_lines(data: bytes) -> List[str]:
+    text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def check_summary(fix: fix_at_scale.Run, fixed: int, checks: RunChecks) -> None:
