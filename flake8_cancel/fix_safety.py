@@ -9,7 +9,7 @@ themselves.
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -22,13 +22,21 @@ from flake8_cancel.syntax import (
     children_run_here,
     descendants,
     dotted_name,
-    method_receiver,
     reference_key,
     small_statements,
     statements,
 )
 
 TASK_FACTORIES = ("create_task", "ensure_future")
+
+
+def _makes_a_task(call: cst.Call) -> bool:
+    """``asyncio.create_task(...)``, ``loop.create_task(...)``, ``ensure_future(...)``, and the
+    wrappers frameworks add (``hass.async_create_task(...)``, ``create_background_task``)."""
+    name = call.func.attr.value if isinstance(call.func, cst.Attribute) else (
+        call.func.value if isinstance(call.func, cst.Name) else ""
+    )
+    return name.endswith(TASK_FACTORIES) or name.endswith("create_background_task")
 
 
 def doubts(site: HandlerSite) -> List[str]:
@@ -199,27 +207,47 @@ def owner_relies_on_a_quiet_end(site: HandlerSite) -> bool:
     is_method = owner_class is not None and any(
         statement is function for statement in statements(owner_class.body)
     )
-    # A method's tasks and their owners are in its class; a function's, anywhere in the module.
-    region: cst.CSTNode = owner_class if is_method else context.module  # type: ignore[assignment]
-    tasks = _tasks_running(function, region, is_method)
-    return bool(tasks) and any(
-        _awaits_unprotected_after_cancel(owner, tasks, context) for owner in _functions(region)
+    # A method's tasks and their owners are in its class; a nested function's, in the function
+    # around it; a module-level function's, anywhere in the module.
+    enclosing = site.scope.parent.function if site.scope.parent is not None else None
+    region: cst.CSTNode = (  # type: ignore[assignment]
+        owner_class if is_method else enclosing if enclosing is not None else context.module
     )
+    tasks = _tasks_in(region, is_method, context).get(function.name.value, set())
+    return bool(tasks & _quietly_awaited_in(region, context))
 
 
-def _tasks_running(function: cst.FunctionDef, region: cst.CSTNode, is_method: bool) -> Set[str]:
-    """Keys of the tasks made of this coroutine function in ``region``:
-    ``t = asyncio.create_task(f())``, ``self._task = loop.create_task(self.f())``."""
-    name = function.name.value
-    keys = set()
+def _tasks_in(region: cst.CSTNode, is_method: bool, context: ModuleContext) -> Dict[str, Set[str]]:
+    """For each coroutine function name, the keys of the tasks made of it in ``region``, found in
+    one pass over the region and kept for the module (a lint asks it of every handler)."""
+    key = ("tasks", id(region), is_method)
+    if key not in context.memo:
+        context.memo[key] = _collect_tasks(region, is_method)
+    return context.memo[key]  # type: ignore[return-value]
+
+
+def _quietly_awaited_in(region: cst.CSTNode, context: ModuleContext) -> Set[str]:
+    """Keys of the tasks that a function of ``region`` cancels and then awaits without a handler
+    of the cancellation; one pass over the region, kept for the module."""
+    key = ("quietly awaited", id(region))
+    if key not in context.memo:
+        context.memo[key] = {
+            awaited
+            for owner in _functions(region)
+            for awaited in _awaited_unprotected_after_cancel(owner, context)
+        }
+    return context.memo[key]  # type: ignore[return-value]
+
+
+def _collect_tasks(region: cst.CSTNode, is_method: bool) -> Dict[str, Set[str]]:
+    """``t = asyncio.create_task(f())`` (functions), ``self._task = loop.create_task(self.f())``
+    (methods): coroutine function name -> keys of the tasks."""
+    found: Dict[str, Set[str]] = {}
     for node in descendants(region, enter_nested_scopes=True):
         if not (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)):
             continue
         call = node.value
-        is_factory = method_receiver(call, TASK_FACTORIES) is not None or (
-            isinstance(call.func, cst.Name) and call.func.value in TASK_FACTORIES
-        )
-        if not (is_factory and call.args and isinstance(call.args[0].value, cst.Call)):
+        if not (_makes_a_task(call) and call.args and isinstance(call.args[0].value, cst.Call)):
             continue
         callee = call.args[0].value.func
         if is_method:
@@ -232,9 +260,10 @@ def _tasks_running(function: cst.FunctionDef, region: cst.CSTNode, is_method: bo
             )
         else:
             called = callee.value if isinstance(callee, cst.Name) else None
-        if called == name:
+        if called is not None:
+            keys = found.setdefault(called, set())
             keys.update(filter(None, (reference_key(t.target) for t in node.targets)))
-    return keys
+    return found
 
 
 def _functions(region: cst.CSTNode) -> Iterator[cst.FunctionDef]:
@@ -243,16 +272,18 @@ def _functions(region: cst.CSTNode) -> Iterator[cst.FunctionDef]:
             yield node
 
 
-def _awaits_unprotected_after_cancel(
-    owner: cst.FunctionDef, tasks: Set[str], context: ModuleContext
-) -> bool:
+def _awaited_unprotected_after_cancel(owner: cst.FunctionDef, context: ModuleContext) -> Set[str]:
+    """The keys that ``owner`` awaits, after cancelling them, with no handler of the
+    cancellation around the await."""
     scope = Scope(context, owner, True, Scope(context))
+    found: Set[str] = set()
     for await_node, protected in _awaits(statements(owner.body), False, scope):
+        if protected:
+            continue
         keys = awaited_keys(await_node.expression, scope.vocabulary)
-        if keys and keys & tasks and not protected:
-            if keys & prepared_before(scope, await_node, owner.body).cancelled:
-                return True
-    return False
+        if keys:
+            found |= keys & prepared_before(scope, await_node, owner.body).cancelled
+    return found
 
 
 def _awaits(

@@ -16,7 +16,7 @@ import os
 import stat
 import tempfile
 from collections import Counter
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -135,10 +135,11 @@ def _key(finding: Finding) -> Tuple[int, int, str]:
 
 
 class _Checker:
-    """No fix may produce a finding: each fix of a round is applied alone and the result linted
-    with every rule. A finding there that was not there before (on a line the fix left as it
-    was) is allowed only if the next round fixes it (CAN109's rename lets CAN101 see the
-    handler, whose own fix comes next); otherwise the fix is dropped."""
+    """No fix may produce a finding. A round's fixes are applied together and the result linted
+    with every rule; a finding there that was not there before (on a line the fixes left as it
+    was, or of another code) is allowed only if the next round fixes it (CAN109's rename lets
+    CAN101 see the handler, whose own fix comes next). Otherwise the fix it belongs to (the
+    nearest fixed finding above it) is dropped and the rest checked again."""
 
     def __init__(self, engine: Engine, target_version: Tuple[int, int], unsafe: bool) -> None:
         from flake8_cancel.rules import all_rules
@@ -158,28 +159,64 @@ class _Checker:
             for issue in self.engine.analyze_module(module, text, self.target_version)
         }
         lines = physical_lines(text)
-        kept, dropped = [], []
-        for issue, fix in chosen:
-            fixed_module = parse_bytes(_apply(module, [fix]).bytes)
-            fixed_text = decode_source(fixed_module.bytes)
-            fixed_lines = physical_lines(fixed_text)
-            after = self.engine.analyze_module(fixed_module, fixed_text, self.target_version)
-            old_lines = _line_mapping(lines, fixed_lines)
-            added = [
-                other for other in after
-                if not any(
-                    (line, code) in before
-                    for line in old_lines.get(other.finding.line, ())
-                    for code in _SAME_FINDING.get(other.finding.code, (other.finding.code,))
+        kept = list(chosen)
+        dropped: List[Tuple[Finding, str]] = []
+        while kept:
+            added = self._unfixed_additions(module, lines, before, kept)
+            if not added:
+                break
+            by_fix: Dict[int, Set[str]] = {}
+            for old_line, code in added:
+                culprit = max(
+                    (index for index, (issue, _) in enumerate(kept) if issue.finding.line <= old_line),
+                    key=lambda index: kept[index][0].finding.line,
+                    default=0,
                 )
-            ]
-            fixable_next = {id(other) for other, _ in _fixes_to_apply(added, fixed_lines, self.unsafe)}
-            unfixed = sorted({other.finding.code for other in added if id(other) not in fixable_next})
-            if unfixed:
-                dropped.append((issue.finding, "it would add " + ", ".join(unfixed)))
-            else:
-                kept.append((issue, fix))
+                by_fix.setdefault(culprit, set()).add(code)
+            for index in sorted(by_fix, reverse=True):
+                issue, _ = kept.pop(index)
+                dropped.append((issue.finding, "it would add " + ", ".join(sorted(by_fix[index]))))
         return kept, dropped
+
+    def _unfixed_additions(
+        self,
+        module: cst.Module,
+        lines: Sequence[str],
+        before: Set[Tuple[int, str]],
+        fixes: List[Tuple[Issue, Fix]],
+    ) -> List[Tuple[int, str]]:
+        """(line in the text before the fixes, code) of each finding the fixes add that the next
+        round would not fix."""
+        fixed_module = parse_bytes(_apply(module, [fix for _, fix in fixes]).bytes)
+        fixed_text = decode_source(fixed_module.bytes)
+        fixed_lines = physical_lines(fixed_text)
+        after = self.engine.analyze_module(fixed_module, fixed_text, self.target_version)
+        old_lines = _line_mapping(lines, fixed_lines)
+        added = [
+            other
+            for other in after
+            if not any(
+                (line, code) in before
+                for line in old_lines.get(other.finding.line, ())
+                for code in _SAME_FINDING.get(other.finding.code, (other.finding.code,))
+            )
+        ]
+        fixable_next = {id(other) for other, _ in _fixes_to_apply(added, fixed_lines, self.unsafe)}
+        return [
+            (_old_line(old_lines, other.finding.line), other.finding.code)
+            for other in added
+            if id(other) not in fixable_next
+        ]
+
+
+def _old_line(old_lines: Dict[int, range], line: int) -> int:
+    """The line of the old text a new line stands at: its own, or for an inserted line, the one
+    before it that the edit kept."""
+    while line > 0:
+        if old_lines.get(line):
+            return old_lines[line][0]
+        line -= 1
+    return 0
 
 
 # A handler that swallows on every path (CAN101) may swallow on some only once an inner
@@ -191,7 +228,9 @@ def _line_mapping(old: Sequence[str], new: Sequence[str]) -> Dict[int, range]:
     """Each line number (from 1) of the new text -> the lines of the old text it stands for:
     itself where the edit left it, the lines it replaced where the edit rewrote it, none where
     the edit inserted it."""
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    # Frequent lines (`try:`, `pass`) are not used as anchors: that keeps this near linear on
+    # files of many alike functions, and the blocks matched still run over them.
+    matcher = difflib.SequenceMatcher(None, old, new)
     mapping: Dict[int, range] = {}
     for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
         for offset in range(new_end - new_start):
@@ -236,12 +275,15 @@ def _refused(issue: Issue, fix: Fix) -> bool:
         return True
     if "asyncio" not in fix.imports:
         return False
+    context = issue.site.context
     imported = {
         meaning.split(".", 1)[0]
-        for _, meanings in issue.site.context.bindings.visible_names()
+        for _, meanings in context.bindings.visible_names()
         for meaning in meanings
     }
-    return bool(imported & {"trio", "anyio"})
+    # trio's and anyio's own modules import themselves relatively (`from .. import _core`).
+    folders = set(os.path.normpath(os.path.abspath(context.path)).split(os.sep)[:-1]) if context.path else set()
+    return bool((imported | folders) & {"trio", "anyio"})
 
 
 def _apply(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:

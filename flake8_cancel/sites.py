@@ -84,7 +84,9 @@ class ModuleContext:
         self.bindings = collect_module_bindings(module)
         self.settings = settings
         self.target_version = target_version
-        self._never_returns_cache: Dict[int, bool] = {}
+        # Module-wide facts that the fix-safety questions compute once (fix_safety.py).
+        self.memo: Dict[object, object] = {}
+        self._never_returns_cache: Dict[Tuple[int, int], bool] = {}
         self._cancelled_by_method: Dict[Tuple[int, str], FrozenSet[str]] = {}
         self.vocabulary = self.vocabulary_for(self.bindings)
         # Filled by the walker, only where a timeout rule could fire.
@@ -156,8 +158,8 @@ class ModuleContext:
         method = func.attr.value
         found = self.method_of(owner_class, method)
         if found is not None:
-            function, defining_class = found
-            return self._never_returns(function, defining_class)
+            # Judged in the class of the call: its `self.m()` calls are that class's methods.
+            return self._never_returns(found[0], owner_class)
         return method in TEST_CASE_NEVER_RETURNING_METHODS and self._is_test_case(owner_class)
 
     def module_class(self, base: cst.BaseExpression) -> Optional[cst.ClassDef]:
@@ -185,13 +187,15 @@ class ModuleContext:
         return None
 
     def _never_returns(self, function: cst.FunctionDef, owner_class: Optional[cst.ClassDef]) -> bool:
-        known = self._never_returns_cache.get(id(function))
+        key = (id(function), id(owner_class))
+        known = self._never_returns_cache.get(key)
         if known is None:
-            self._never_returns_cache[id(function)] = False  # a recursive call returns, for now
-            known = annotated_never_returning(function, self.bindings) or function_never_returns(
-                function, self.vocabulary_for(self.bindings, owner_class)
+            self._never_returns_cache[key] = False  # a recursive call returns, for now
+            known = annotated_never_returning(function, self.bindings) or (
+                not _is_abstract(function)
+                and function_never_returns(function, self.vocabulary_for(self.bindings, owner_class))
             )
-            self._never_returns_cache[id(function)] = known
+            self._never_returns_cache[key] = known
         return known
 
     def cancelled_by_method(
@@ -331,6 +335,33 @@ class ModuleContext:
                 ):
                     return method
         return None
+
+
+def _is_abstract(function: cst.FunctionDef) -> bool:
+    """A stub that subclasses override: ``raise NotImplementedError`` (after a docstring), or
+    decorated ``@abstractmethod``. Calling it on an instance reaches the override."""
+    if any(
+        (dotted_name(decorator.decorator) or "").endswith("abstractmethod")
+        for decorator in function.decorators
+    ):
+        return True
+    body = [
+        statement
+        for statement in statements(function.body)
+        if not (
+            isinstance(statement, cst.SimpleStatementLine)
+            and len(statement.body) == 1
+            and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+        )
+    ]
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine):
+        return False
+    (only,) = body[0].body
+    if not (isinstance(only, cst.Raise) and only.exc is not None):
+        return False
+    raised = only.exc.func if isinstance(only.exc, cst.Call) else only.exc
+    return dotted_name(raised) == "NotImplementedError"
 
 
 class Scope:

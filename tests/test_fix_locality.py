@@ -1042,10 +1042,6 @@ UNRELATED_IMPORT = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fixer bug: CAN109's fix removes an 'import concurrent.futures' that it did not use",
-)
 def test_a_fix_removes_only_the_imports_it_stopped_using():
     check_fix(UNRELATED_IMPORT, unsafe=False)
 

@@ -170,3 +170,41 @@ def test_the_cancelling_guard_needs_a_declared_3_11_target(tmp_path, settings, p
     engine = Engine(settings, all_rules())
     issues = engine.analyze(module.read_text(), path=str(module))
     assert [(i.finding.code, fix_availability(i)) for i in issues] == [("CAN110", fixable)]
+
+
+def test_a_task_made_by_a_framework_wrapper_has_an_owner_too():
+    found = availability("""\
+        import asyncio
+        class Monitor:
+            def start(self):
+                self.task = self.hass.async_create_task(self.run())
+            async def run(self):
+                try:
+                    await self.device.read()
+                except asyncio.CancelledError:
+                    pass
+            async def stop(self):
+                self.task.cancel()
+                await self.task
+    """)
+    ((code, fix, found_doubts),) = found.values()
+    assert (code, fix) == ("CAN101", "unsafe")
+    assert found_doubts == ["a task running this coroutine is cancelled and awaited without a handler"]
+
+
+@pytest.mark.parametrize("package", ["trio", "anyio"])
+def test_no_fix_brings_asyncio_into_a_trio_or_anyio_package(tmp_path, package):
+    # Their own modules import themselves relatively, so no import names them.
+    module = tmp_path / "src" / package / "_core" / "m.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "from .. import _core\nasync def f(c):\n    try:\n        await c.x()\n"
+        "    except BaseException:\n        c.log()\n"
+    )
+    issues = ENGINE.analyze(module.read_text(), path=str(module))
+    assert [(i.finding.code, fix_availability(i)) for i in issues] == [("CAN104", None)]
+    elsewhere = tmp_path / "app" / "m.py"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(module.read_text())
+    issues = ENGINE.analyze(elsewhere.read_text(), path=str(elsewhere))
+    assert [(i.finding.code, fix_availability(i)) for i in issues] == [("CAN104", "safe")]

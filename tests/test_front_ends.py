@@ -267,6 +267,35 @@ def summary(fixed_count: int, remaining: int) -> str:
     return f"Fixed {fixed_count} finding{'s' * (fixed_count != 1)} ({remaining} remaining)\n"
 
 
+def not_applied(stderr: str) -> Dict[str, Set[Tuple[int, int, str, str]]]:
+    """The command line's ``path:line:col: CODE fix not applied: why`` lines, by path."""
+    found: Dict[str, Set[Tuple[int, int, str, str]]] = {}
+    for line in stderr.splitlines():
+        match = re.match(r"(.+?):(\d+):(\d+): (CAN\d+) fix not applied: (.*)$", line)
+        if match:
+            path, line_number, column, code, why = match.groups()
+            found.setdefault(os.path.normpath(path), set()).add(
+                (int(line_number), int(column), code, why)
+            )
+    return found
+
+
+def expected_not_applied(unsafe: bool) -> Dict[str, Set[Tuple[int, int, str, str]]]:
+    return {
+        in_group(name): {
+            (finding.line, finding.column + 1, finding.code, why)
+            for finding, why in fixed(name, unsafe).not_applied
+        }
+        for name in FIXTURE_NAMES
+        if fixed(name, unsafe).not_applied
+    }
+
+
+def summary_line(stderr: str) -> str:
+    """The last line of what a fix run prints on stderr: its summary."""
+    return stderr.splitlines(keepends=True)[-1]
+
+
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_fix_writes_what_the_fixer_gives(runs, name, unsafe):
@@ -281,7 +310,9 @@ def test_fix_prints_what_remains_and_counts_what_it_fixed(runs, unsafe):
     total_remaining = sum(len(found) for found in remaining.values())
     assert total_fixed > 0
     assert by_file(run.stdout) == remaining
-    assert run.stderr == summary(total_fixed, total_remaining)
+    assert not_applied(run.stderr) == expected_not_applied(unsafe)
+    assert summary_line(run.stderr) == summary(total_fixed, total_remaining)
+    assert len(run.stderr.splitlines()) == 1 + sum(map(len, expected_not_applied(unsafe).values()))
     assert run.returncode == (1 if total_remaining else 0)
 
 
@@ -292,7 +323,15 @@ def test_second_fix_changes_nothing_and_says_so(runs, unsafe):
     total_remaining = sum(len(found) for found in remaining.values())
     assert fixing.after_second == fixing.after_first
     assert by_file(fixing.second.stdout) == remaining
-    assert fixing.second.stderr == summary(0, total_remaining)
+    # The same fixes are left out again (at the lines of the fixed text).
+    assert {
+        path: {(code, why) for _, _, code, why in found}
+        for path, found in not_applied(fixing.second.stderr).items()
+    } == {
+        path: {(code, why) for _, _, code, why in found}
+        for path, found in expected_not_applied(unsafe).items()
+    }
+    assert summary_line(fixing.second.stderr) == summary(0, total_remaining)
     assert fixing.second.returncode == (1 if total_remaining else 0)
 
 

@@ -155,7 +155,8 @@ def _imports_of(names, bindings) -> Iterator[Tuple[str, Optional[str], Optional[
                 asname = local if local != inner else None
                 if outer:  # from concurrent import futures [as f]
                     yield (outer, inner, asname)
-                yield (module, None, asname)  # import concurrent.futures as f
+                if asname is not None:  # import concurrent.futures as f
+                    yield (module, None, asname)
 
 
 def _renaming_keeps_cancellation(site: HandlerSite, is_futures_cancelled) -> bool:
