@@ -275,6 +275,7 @@ class ModuleContext:
         """The coroutine function of this module whose call ``coroutine`` is (also through a task
         stored first: ``self._task = loop.create_task(self._run())``, then ``self._task``)."""
         key = reference_key(coroutine)
+        stored_task = False
         if key is not None:
             stored = next(
                 (
@@ -297,6 +298,7 @@ class ModuleContext:
                 and coroutine.func.value in ("create_task", "ensure_future")
             )
         ):
+            stored_task = key is not None
             coroutine = coroutine.args[0].value
         if not isinstance(coroutine, cst.Call):
             return None
@@ -307,8 +309,9 @@ class ModuleContext:
             if module_level is not None and module_level.asynchronous is not None:
                 return module_level
             return named[0] if len(named) == 1 else None
-        if (  # self._run(), in the class of the stored task
-            isinstance(func, cst.Attribute)
+        if (  # self._run() of a stored task (a method whose coroutine is run may be awaited too)
+            stored_task
+            and isinstance(func, cst.Attribute)
             and isinstance(func.value, cst.Name)
             and func.value.value in ("self", "cls")
         ):
