@@ -35,10 +35,12 @@ verdict of each finding still reported; a new one gets verdict "untriaged". Verd
 hand: "tp" or "fp" with a one-line reason (see docs/ecosystem.md).
 
 fix: on a temporary copy of each project (files given varied modes), ``--fix`` and, on another
-copy, ``--fix --unsafe-fixes``; for each, the checks of scripts/fix_at_scale.py (whose helpers are
-imported): no crash, every changed file compiles and keeps its line endings and BOM, only files
-with a finding fixable in that mode change, no file appears or disappears, modes are kept, a
-second run changes nothing; and per file and code, no fix adds a finding. Diffs go to
+copy, ``--fix --unsafe-fixes``; for each, the invariants (the "fixes at scale" check): no crash
+(exit status 0 or 1, or 2 with a line naming each file that could not be checked; no traceback,
+no file the fixer gave up on), every changed file compiles and keeps its line endings and BOM,
+only files with a finding fixable in that mode change, no file appears or disappears (no
+temporary file left), modes are kept, no finding fixable in that mode is left, a second run
+changes nothing; and per file and code, no fix adds a finding. Diffs go to
 ``.cache/ecosystem/fixes/MODE/NAME.diff``; fixed sites are matched with
 ``ecosystem/fixes/NAME.json`` on (path, line, code, mode), where mode is the fix's safety: "safe"
 sites come from the ``--fix`` run, "unsafe" ones from the ``--unsafe-fixes`` run.
@@ -61,6 +63,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -75,10 +78,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fix_at_scale  # noqa: E402  (a sibling script: the --fix invariant checks, shared)
-from fix_at_scale import ROOT  # noqa: E402
-
+ROOT = Path(__file__).resolve().parent.parent
 ECOSYSTEM = ROOT / "ecosystem"
 PROJECTS_FILE = ECOSYSTEM / "projects.toml"
 FINDINGS_BASELINE = ECOSYSTEM / "baseline"
@@ -99,6 +99,12 @@ FIX_VERDICTS = ("ok", "breaks", "unreviewed")
 FIX_MODES = {"safe": ("--fix",), "unsafe": ("--fix", "--unsafe-fixes")}
 # Which findings' fixes each mode applies (the "fix" field of the JSON output).
 APPLIED_FIXES = {"safe": {"safe"}, "unsafe": {"safe", "unsafe"}}
+FILE_MODES = (0o644, 0o755, 0o600, 0o664)  # given in turn to the files of a fixed copy
+SUMMARY = re.compile(r"^Fixed (\d+) findings? \((\d+) remaining\)$", re.MULTILINE)
+PROBLEM = re.compile(r"^(.*?): error: (.*)$", re.MULTILINE)
+# Reasons that mean the fixer, not the file, failed: never acceptable on real code.
+FIXER_FAILURES = ("internal error", "fix failed", "fix produced", "changed on disk",
+                  "removed while", "cannot write")
 
 
 class BadInput(Exception):
@@ -253,6 +259,157 @@ def python_files(project: Project) -> int:
                for _ in (project.root / top).rglob(pattern))
 
 
+# --- the --fix invariants -------------------------------------------------------------------------
+
+class Run(NamedTuple):
+    status: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+class Snapshot(NamedTuple):
+    digests: Dict[str, str]  # relative path -> sha256 of the bytes
+    modes: Dict[str, int]
+
+
+class Report(NamedTuple):
+    """One fix run: its figures, fixes per code, notes (printed) and failures (exit status 1)."""
+    corpus: str
+    figures: Dict[str, object]
+    fixed_by_code: Counter
+    notes: List[str]  # files that could not be checked, and the like
+    failures: List[str]
+
+
+def check_run(label: str, run: Run, notes: List[str], failures: List[str]) -> Tuple[int, int]:
+    """Exit status and stderr of one run against what the README documents: status 0 or 1, or 2
+    with a line naming each file that could not be checked (a note, not a failure); no traceback
+    and no file the fixer gave up on. Returns how many files could not be checked, and how many
+    crashes (fixer failures included) there were."""
+    problems = PROBLEM.findall(run.stderr)
+    crashes = uncheckable = 0
+    for path, why in problems:
+        if any(marker in why for marker in FIXER_FAILURES):
+            crashes += 1
+            failures.append(f"{label}: the fixer failed on {path}: {why}")
+        else:
+            uncheckable += 1
+            notes.append(f"{label}: could not be checked: {path}: {why}")
+    if "Traceback" in run.stderr or "Traceback" in run.stdout:
+        crashes += 1
+        failures.append(f"{label}: traceback in the output:\n{run.stderr[-3000:]}")
+    if run.status not in (0, 1, 2) or (run.status == 2 and not problems):
+        crashes += 1
+        failures.append(f"{label}: exit status {run.status}:\n{run.stderr[-3000:]}")
+    return uncheckable, crashes
+
+
+def cli_findings(run: Run, top: Path) -> List[dict]:
+    """The findings of a JSON run, paths relative to top with forward slashes."""
+    try:
+        items = json.loads(run.stdout or "[]")
+    except json.JSONDecodeError:
+        return []  # a crash: the caller reports the run's output
+    for item in items:
+        item["path"] = os.path.relpath(top / item["path"], top).replace(os.sep, "/")
+    return items
+
+
+def snapshot(top: Path) -> Snapshot:
+    digests, modes = {}, {}
+    for path in sorted(top.rglob("*")):
+        if path.is_file():
+            relative = path.relative_to(top).as_posix()
+            digests[relative] = sha256(path.read_bytes())
+            modes[relative] = stat.S_IMODE(path.stat().st_mode)
+    return Snapshot(digests, modes)
+
+
+def copy_with_varied_modes(source: Path, target: Path) -> None:
+    """Copy the tree and give its files varied modes, so that keeping the mode is tested."""
+    shutil.copytree(source, target)
+    files = sorted(path for path in target.rglob("*") if path.is_file())
+    for index, path in enumerate(files):
+        path.chmod(FILE_MODES[index % len(FILE_MODES)])
+
+
+def changed_files(before: Snapshot, after: Snapshot) -> List[str]:
+    return sorted(
+        path for path, digest in before.digests.items() if after.digests.get(path) != digest
+    )
+
+
+def check_tree(
+    before: Snapshot, after: Snapshot, changed: List[str], fixable_files: set, failures: List[str]
+) -> None:
+    """Only files with a fixable finding change; nothing appears or disappears; modes stay."""
+    for path in sorted(set(after.digests) ^ set(before.digests)):
+        failures.append(f"{path} {'appeared' if path in after.digests else 'disappeared'}")
+    for path in changed:
+        if path in after.digests and path not in fixable_files:
+            failures.append(f"{path} changed without a fixable finding")
+    for path in sorted(set(before.modes) & set(after.modes)):
+        if before.modes[path] != after.modes[path]:
+            failures.append(f"{path}: mode {before.modes[path]:o} became {after.modes[path]:o}")
+
+
+def check_changed_files(
+    top: Path, originals: Dict[str, bytes], changed: List[str], failures: List[str]
+) -> int:
+    """Each changed file compiles (when it did before) and keeps its line endings and BOM.
+    Returns how many do not compile."""
+    compile_failures = 0
+    for path in changed:
+        if not (top / path).exists():
+            continue  # reported as disappeared
+        data = (top / path).read_bytes()
+        old = originals.get(path, b"")
+        error = compile_error(data, path)
+        if error is not None and compile_error(old, path) is None:
+            compile_failures += 1
+            failures.append(f"{path} does not compile after the fix: {error}")
+        bom = b"\xef\xbb\xbf"
+        same_bom = data.startswith(bom) == old.startswith(bom)
+        if not line_endings(data) <= line_endings(old) or not same_bom:
+            failures.append(f"{path}: line endings or BOM changed")
+    return compile_failures
+
+
+def line_endings(data: bytes) -> set:
+    windows = data.count(b"\r\n")
+    counts = {"\\r\\n": windows, "\\n": data.count(b"\n") - windows,
+              "\\r": data.count(b"\r") - windows}
+    return {ending for ending, count in counts.items() if count}
+
+
+def compile_error(data: bytes, path: str) -> Optional[str]:
+    try:
+        compile(data, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as error:
+        return str(error)
+    return None
+
+
+def table(reports: Sequence[Report]) -> str:
+    """The figures of each fix run, and its fixes per code, as a Markdown table."""
+    columns = list(reports[0].figures) + ["fixes by code"]
+    lines = ["| corpus | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for report in reports:
+        by_code = ", ".join(
+            f"{code} {count}" for code, count in sorted(report.fixed_by_code.items())
+        )
+        cells = [_cell(value) for value in report.figures.values()] + [by_code or "none"]
+        lines.append(f"| {report.corpus} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    return "?" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+
+
 # --- running flake8-cancel ------------------------------------------------------------------------
 
 class Linter(NamedTuple):
@@ -260,7 +417,7 @@ class Linter(NamedTuple):
     package: Path  # the folder that holds the flake8_cancel package
     jobs: int
 
-    def run(self, *args: str, cwd: Path) -> fix_at_scale.Run:
+    def run(self, *args: str, cwd: Path) -> Run:
         environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(self.package), *filter(None, [os.environ.get("PYTHONPATH")])]))
         started = time.perf_counter()
@@ -269,7 +426,7 @@ class Linter(NamedTuple):
              f"--jobs={self.jobs}", *args],
             capture_output=True, text=True, cwd=cwd, env=environment,
         )
-        return fix_at_scale.Run(done.returncode, done.stdout, done.stderr,
+        return Run(done.returncode, done.stdout, done.stderr,
                                 time.perf_counter() - started)
 
 
@@ -383,16 +540,16 @@ class RunChecks(NamedTuple):
 
 
 def run_cli(linter: Linter, project: Project, root: Path, label: str, checks: RunChecks,
-            *options: str) -> Tuple[fix_at_scale.Run, List[dict]]:
+            *options: str) -> Tuple[Run, List[dict]]:
     """One flake8-cancel run (every rule, JSON) over the project's lint paths under root."""
     run = linter.run(*EVERY_RULE, "--format=json", *options, *project.lint, cwd=root)
-    fix_at_scale.check_run(label, run, checks.notes, checks.failures)
+    check_run(label, run, checks.notes, checks.failures)
     try:
         json.loads(run.stdout or "[]")
     except json.JSONDecodeError:
         checks.failures.append(f"{label}: the output is not JSON: {run.stdout[:300]!r}")
         return run, []
-    return run, fix_at_scale.findings(run, root)
+    return run, cli_findings(run, root)
 
 
 class Comparison(NamedTuple):
@@ -573,40 +730,39 @@ def update_findings_baseline(result: LintResult) -> None:
 # --- fix ------------------------------------------------------------------------------------------
 
 class FixResult(NamedTuple):
-    report: fix_at_scale.Report
+    report: Report
     sites: List[dict]  # the findings fixed: path, line, code, mode (the fix's safety)
 
 
 def fix_project(project: Project, mode: str, linter: Linter, keep: bool) -> FixResult:
-    """--fix in this mode on a copy of the project, checked as scripts/fix_at_scale.py does."""
+    """--fix in this mode on a copy of the project, with the invariants checked."""
     root = fetch(project)
     workspace = Path(tempfile.mkdtemp(prefix=f"ecosystem-fix-{mode}-{project.name}-"))
     top = workspace / root.name
     checks = RunChecks([], [])
     try:
-        fix_at_scale.copy_with_varied_modes(root, top)
-        before = fix_at_scale.snapshot(top)
+        copy_with_varied_modes(root, top)
+        before = snapshot(top)
         _, found = run_cli(linter, project, top, "lint", checks)
         fixable = [item for item in found if item["fix"] in APPLIED_FIXES[mode]]
         originals = {path: (top / path).read_bytes() for path in {i["path"] for i in fixable}}
 
         fix, left = run_cli(linter, project, top, f"--fix ({mode})", checks, *FIX_MODES[mode])
-        after = fix_at_scale.snapshot(top)
+        after = snapshot(top)
         second, _ = run_cli(linter, project, top, f"second --fix ({mode})", checks,
                             *FIX_MODES[mode])
-        final = fix_at_scale.snapshot(top)
+        final = snapshot(top)
 
-        changed = fix_at_scale.changed_files(before, after)
-        fix_at_scale.check_tree(before, after, changed, set(originals), checks.failures)
-        compile_failures = fix_at_scale.check_changed_files(top, originals, changed,
-                                                            checks.failures)
+        changed = changed_files(before, after)
+        check_tree(before, after, changed, set(originals), checks.failures)
+        compile_failures = check_changed_files(top, originals, changed, checks.failures)
         check_no_finding_added(found, left, checks.failures)
         fixed = fixed_findings(fixable, left, mode, checks.failures,
                                original_lines(top, originals))
         check_summary(fix, len(fixed), checks)
-        second_changed = fix_at_scale.changed_files(after, final)
+        second_changed = changed_files(after, final)
         checks.failures.extend(f"the second --fix changed {path}" for path in second_changed)
-        second_summary = fix_at_scale.SUMMARY.search(second.stderr)
+        second_summary = SUMMARY.search(second.stderr)
         if second_summary is None or second_summary.group(1) != "0":
             checks.failures.append(f"the second --fix fixed something: "
                                    f"{second.stderr.strip()[-300:]}")
@@ -628,9 +784,8 @@ def fix_project(project: Project, mode: str, linter: Linter, keep: bool) -> FixR
             print(f"kept: {top}", file=sys.stderr)
         else:
             shutil.rmtree(workspace, ignore_errors=True)
-    report = fix_at_scale.Report(f"{project.name} ({mode})", figures,
-                                 Counter(item["code"] for item in fixed), checks.notes,
-                                 checks.failures)
+    report = Report(f"{project.name} ({mode})", figures,
+                    Counter(item["code"] for item in fixed), checks.notes, checks.failures)
     sites = [{"path": item["path"], "line": item["line"], "code": item["code"],
               "mode": item["fix"]} for item in fixed if item["fix"] == mode]
     return FixResult(report, sites)
@@ -698,8 +853,8 @@ def physical_lines(data: bytes) -> List[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def check_summary(fix: fix_at_scale.Run, fixed: int, checks: RunChecks) -> None:
-    summary = fix_at_scale.SUMMARY.search(fix.stderr)
+def check_summary(fix: Run, fixed: int, checks: RunChecks) -> None:
+    summary = SUMMARY.search(fix.stderr)
     if summary is None:
         checks.failures.append("--fix printed no summary line")
     elif int(summary.group(1)) != fixed:  # one fix may settle findings of two codes
@@ -734,7 +889,7 @@ def fix_key(entry: dict) -> tuple:
 
 def fix_command(projects: List[Project], linter: Linter, update: bool, keep: bool) -> int:
     started = time.perf_counter()
-    reports: List[fix_at_scale.Report] = []
+    reports: List[Report] = []
     by_code: Dict[str, Counter] = defaultdict(Counter)
     changed = 0
 
@@ -759,7 +914,7 @@ def fix_command(projects: List[Project], linter: Linter, update: bool, keep: boo
             write_baseline(baseline, project, "fixes", entries)
             print(f"  wrote {shown(baseline.path)}: {len(entries)} fixed sites")
     print()
-    print(fix_at_scale.table(reports))
+    print(table(reports))
     print()
     print("| code | fixes with --fix | fixes with --fix --unsafe-fixes |\n|---|---|---|")
     for code in sorted(by_code):
