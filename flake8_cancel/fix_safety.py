@@ -267,6 +267,9 @@ def _collect_tasks(region: cst.CSTNode, is_method: bool) -> Dict[str, Set[str]]:
 
 
 def _functions(region: cst.CSTNode) -> Iterator[cst.FunctionDef]:
+    """The coroutine functions of ``region``, the region itself included."""
+    if isinstance(region, cst.FunctionDef) and region.asynchronous is not None:
+        yield region
     for node in descendants(region, enter_nested_scopes=True):
         if isinstance(node, cst.FunctionDef) and node.asynchronous is not None:
             yield node

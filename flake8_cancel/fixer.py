@@ -167,16 +167,31 @@ class _Checker:
                 break
             by_fix: Dict[int, Set[str]] = {}
             for old_line, code in added:
-                culprit = max(
-                    (index for index, (issue, _) in enumerate(kept) if issue.finding.line <= old_line),
-                    key=lambda index: kept[index][0].finding.line,
-                    default=0,
-                )
-                by_fix.setdefault(culprit, set()).add(code)
+                by_fix.setdefault(self._culprit(module, lines, before, kept, old_line), set()).add(code)
             for index in sorted(by_fix, reverse=True):
                 issue, _ = kept.pop(index)
                 dropped.append((issue.finding, "it would add " + ", ".join(sorted(by_fix[index]))))
         return kept, dropped
+
+    def _culprit(
+        self,
+        module: cst.Module,
+        lines: Sequence[str],
+        before: Set[Tuple[int, str]],
+        kept: List[Tuple[Issue, Fix]],
+        old_line: int,
+    ) -> int:
+        """The fix (its index in ``kept``) that adds a finding at ``old_line``: the nearest fix
+        above it that adds a finding when applied alone, else the nearest above it."""
+        nearest_first = sorted(
+            range(len(kept)),
+            key=lambda index: (kept[index][0].finding.line > old_line,
+                               abs(old_line - kept[index][0].finding.line)),
+        )
+        for index in nearest_first[:8]:
+            if self._unfixed_additions(module, lines, before, [kept[index]]):
+                return index
+        return nearest_first[0]
 
     def _unfixed_additions(
         self,

@@ -274,8 +274,12 @@ class ModuleContext:
     ) -> Optional[cst.FunctionDef]:
         """The coroutine function of this module whose call ``coroutine`` is (also through a task
         stored first: ``self._task = loop.create_task(self._run())``, then ``self._task``)."""
+        # Followed only for an attribute (`self._task`): a plain name may be a parameter, and the
+        # first assignment found could be another function's local.
         key = reference_key(coroutine)
         stored_task = False
+        if key is not None and "." not in key:
+            return None
         if key is not None:
             stored = next(
                 (

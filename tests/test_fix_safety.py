@@ -208,3 +208,21 @@ def test_no_fix_brings_asyncio_into_a_trio_or_anyio_package(tmp_path, package):
     elsewhere.write_text(module.read_text())
     issues = ENGINE.analyze(elsewhere.read_text(), path=str(elsewhere))
     assert [(i.finding.code, fix_availability(i)) for i in issues] == [("CAN104", "safe")]
+
+
+def test_the_function_around_a_nested_coroutine_can_be_its_owner():
+    found = availability("""\
+        import asyncio
+        async def test_external_cancellation(channel, result):
+            async def callback():
+                try:
+                    await channel.publish()
+                except BaseException as exc:
+                    result.set_result(exc)
+            task = asyncio.create_task(callback())
+            task.cancel()
+            await task
+    """)
+    ((code, fix, found_doubts),) = found.values()
+    assert (code, fix) == ("CAN104", "unsafe")
+    assert found_doubts == ["a task running this coroutine is cancelled and awaited without a handler"]
