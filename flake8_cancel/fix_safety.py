@@ -22,6 +22,8 @@ from flake8_cancel.syntax import (
     children_run_here,
     descendants,
     dotted_name,
+    holders,
+    path_to,
     reference_key,
     small_statements,
     statements,
@@ -80,10 +82,10 @@ def work_after_the_handler(site: HandlerSite) -> Optional[str]:
     function = site.scope.function
     if function is None:
         return None
-    path = _path_to(statements(function.body), site.try_site.node)
+    path = path_to(statements(function.body), site.try_site.node)
     if path is None:
         return None
-    for block, index in path:
+    for block, index, _ in path:
         holder = block[index]  # the try itself, then each statement around it
         if isinstance(holder, cst.For):  # its next iterations run first
             return "the rest of the loop " + _describe(holder)
@@ -93,23 +95,6 @@ def work_after_the_handler(site: HandlerSite) -> Optional[str]:
                 return None
             if verdict is None:
                 return _describe(statement)
-    return None
-
-
-def _path_to(
-    block: Sequence[Statement], target: cst.CSTNode
-) -> Optional[List[Tuple[Sequence[Statement], int]]]:
-    """The blocks from ``target`` out to ``block``, innermost first, each with the index of the
-    statement that holds ``target``; None if it is not inside (nested scopes not entered)."""
-    for index, statement in enumerate(block):
-        if statement is target:
-            return [(block, index)]
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        for found in blocks(statement):
-            inner = _path_to(statements(found.suite), target)
-            if inner is not None:
-                return [*inner, (block, index)]
     return None
 
 
@@ -167,30 +152,13 @@ def caught_again_further_out(site: HandlerSite) -> bool:
     if function is None:
         return False
     vocabulary = site.vocabulary
+    path = path_to(statements(function.body), site.try_site.node) or []
     return any(
         isinstance(holder, (cst.Try, cst.TryStar))
         and kind is BlockKind.BODY
         and any(vocabulary.catch_of(h.type).catches_cancellation for h in holder.handlers)
-        for holder, kind in _holders(function, site.try_site.node)
+        for holder, kind in holders(path)
     )
-
-
-def _holders(function: cst.FunctionDef, target: cst.CSTNode) -> List[Tuple[cst.CSTNode, BlockKind]]:
-    """The compound statements around ``target``, each with the kind of block it sits in."""
-
-    def search(block: Sequence[Statement]) -> Optional[List[Tuple[cst.CSTNode, BlockKind]]]:
-        for statement in block:
-            if statement is target:
-                return []
-            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-                continue
-            for found in blocks(statement):
-                inner = search(statements(found.suite))
-                if inner is not None:
-                    return [*inner, (statement, found.kind)]
-        return None
-
-    return search(statements(function.body)) or []
 
 
 # -- the task's owner --------------------------------------------------------------------------

@@ -240,3 +240,36 @@ def blocks(statement: cst.CSTNode) -> Iterator[Block]:
     elif isinstance(statement, cst.Match):
         for case in statement.cases:
             yield Block(BlockKind.CASE, case.body, case)
+
+
+class Enclosure(NamedTuple):
+    """One level between a statement and a block around it."""
+
+    block: Sequence[Statement]  # the block at this level
+    index: int  # the statement of ``block`` that holds the target (or is it)
+    kind: Optional[BlockKind]  # what ``block`` is to the statement holding it; None outermost
+
+
+def path_to(block: Sequence[Statement], target: cst.CSTNode) -> Optional[List[Enclosure]]:
+    """The levels from the statement ``target`` out to ``block``, innermost first; None if it
+    is not inside. Nested ``def`` and ``class`` bodies are not entered (another scope)."""
+    for index, statement in enumerate(block):
+        if statement is target:
+            return [Enclosure(block, index, None)]
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        for found in blocks(statement):
+            inner = path_to(statements(found.suite), target)
+            if inner is not None:
+                *deeper, level = inner
+                return [*deeper, level._replace(kind=found.kind), Enclosure(block, index, None)]
+    return None
+
+
+def holders(path: Sequence[Enclosure]) -> List[Tuple[cst.CSTNode, BlockKind]]:
+    """The compound statements around the target of ``path``, innermost first, each with the
+    kind of its block that the target is in."""
+    return [
+        (outer.block[outer.index], inner.kind)  # type: ignore[misc]
+        for inner, outer in zip(path, path[1:])
+    ]

@@ -16,7 +16,9 @@ from flake8_cancel.syntax import (
     descendants,
     dotted_name,
     has_cancellation_point,
+    holders,
     method_receiver,
+    path_to,
     physical_lines,
     small_statements,
     statements,
@@ -531,3 +533,42 @@ def test_a_simple_statement_has_no_blocks(source):
 
 def test_an_expression_has_no_blocks():
     assert list(blocks(cst.parse_expression("f(x)"))) == []
+
+
+# -- path_to and holders -------------------------------------------------------------------------
+def test_path_to_names_each_level_from_the_statement_out():
+    module = cst.parse_module(
+        "async def f():\n"
+        "    for x in xs:\n"
+        "        try:\n"
+        "            a()\n"
+        "        finally:\n"
+        "            with lock:\n"
+        "                target()\n"
+        "    after()\n"
+    )
+    function = module.body[0]
+    loop = function.body.body[0]
+    try_statement = loop.body.body[0]
+    with_statement = try_statement.finalbody.body.body[0]
+    target = with_statement.body.body[0]
+    path = path_to(statements(function.body), target)
+    assert [(level.index, level.kind) for level in path] == [
+        (0, BlockKind.BODY),  # the with's body
+        (0, BlockKind.FINALLY),  # the try's finally
+        (0, BlockKind.BODY),  # the loop's body
+        (0, None),  # the function's body
+    ]
+    assert holders(path) == [
+        (with_statement, BlockKind.BODY),
+        (try_statement, BlockKind.FINALLY),
+        (loop, BlockKind.BODY),
+    ]
+
+
+def test_path_to_does_not_enter_nested_scopes():
+    module = cst.parse_module("def f():\n    def g():\n        target()\n")
+    inner = module.body[0].body.body[0]
+    target = inner.body.body[0]
+    assert path_to(statements(module.body[0].body), target) is None
+    assert path_to(statements(inner.body), target)[0].index == 0

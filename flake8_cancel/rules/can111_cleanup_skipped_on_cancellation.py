@@ -1,4 +1,4 @@
-from typing import FrozenSet, List, Optional, Sequence, Set, Tuple
+from typing import FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -10,12 +10,13 @@ from flake8_cancel.sites import HandlerSite, creates_plain_future
 from flake8_cancel.syntax import (
     NESTED_SCOPES,
     BlockKind,
-    blocks,
+    holders,
     children,
     descendants,
     dotted_name,
     isinstance_classes,
     method_receiver,
+    path_to,
     reference_key,
     statements,
 )
@@ -234,8 +235,11 @@ def _released_on_the_way_out(
     conn:``, ``with closing(conn):``)?"""
     try_node = site.try_site.node
     function = site.try_site.scope.function
-    enclosing = _path_to(statements(function.body), try_node) if function is not None else None
-    guards: List[cst.CSTNode] = [try_node, *(enclosing or ())]
+    path = path_to(statements(function.body), try_node) if function is not None else None
+    guards: List[cst.CSTNode] = [
+        try_node,
+        *(holder for holder, kind in holders(path or []) if _runs_after(holder, kind)),
+    ]
     covered: List[cst.BaseExpression] = []
     for statement in guards:
         if isinstance(statement, (cst.Try, cst.TryStar)) and statement.finalbody is not None:
@@ -249,21 +253,6 @@ def _released_on_the_way_out(
                 if isinstance(call, cst.Call) and _names_closing(call.func):
                     covered.extend(argument.value for argument in call.args)
     return all(any(r.deep_equals(c) for c in covered) for r in released)
-
-
-def _path_to(block: Sequence[cst.CSTNode], target: cst.CSTNode) -> Optional[List[cst.CSTNode]]:
-    """The statements of ``block`` whose ``finally`` or exit runs after ``target`` (a statement
-    somewhere inside, outside nested scopes) completes, innermost first; None if not inside."""
-    for statement in block:
-        if statement is target:
-            return []
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            continue  # another scope
-        for block_kind, suite, _ in blocks(statement):
-            found = _path_to(statements(suite), target)
-            if found is not None:
-                return [*found, statement] if _runs_after(statement, block_kind) else found
-    return None
 
 
 def _runs_after(statement: cst.CSTNode, block_kind: BlockKind) -> bool:
