@@ -296,9 +296,9 @@ def _refused(issue: Issue, fix: Fix) -> bool:
         for _, meanings in context.bindings.visible_names()
         for meaning in meanings
     }
-    # trio's and anyio's own modules import themselves relatively (`from .. import _core`).
-    folders = set(os.path.normpath(os.path.abspath(context.path)).split(os.sep)[:-1]) if context.path else set()
-    return bool((imported | folders) & {"trio", "anyio"})
+    # trio's and anyio's own modules are in their package.
+    imported.add(context.bindings.project or "")
+    return bool(imported & {"trio", "anyio"})
 
 
 def _apply(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:

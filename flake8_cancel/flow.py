@@ -25,7 +25,7 @@ its paths does raise something else).
 from __future__ import annotations
 
 import enum
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -185,6 +185,17 @@ def function_never_returns(function: cst.FunctionDef, vocabulary: Vocabulary) ->
     return not flow.fall and bool(flow.ends) and all(end.exit in RAISING_EXITS for end in flow.ends)
 
 
+def function_reraises(function: cst.FunctionDef, parameter: str, vocabulary: Vocabulary) -> bool:
+    """Called from a handler with the caught exception as ``parameter``, does the function
+    raise it again (``raise``, ``raise parameter``) on every path where it is a cancellation?
+    The paths that narrowing shows are for other exceptions may end as they like."""
+    meanings: RaiseMeanings = {None: Exit.RERAISE, parameter: Exit.RERAISE}
+    flow = _Analyzer(vocabulary, parameter).block(statements(function.body), {False}, 0, meanings)
+    ends = set(flow.ends)
+    ends.update(PathEnd(Exit.FALLTHROUGH, state, None) for state in flow.fall)
+    return all(end.sanctioned or end.exit in PROPAGATING_EXITS for end in ends)
+
+
 class _Analyzer:
     def __init__(self, vocabulary: Vocabulary, bound: Optional[str] = None) -> None:
         self.vocabulary = vocabulary
@@ -255,6 +266,8 @@ class _Analyzer:
                 small.value
             ):
                 exit = Exit.NEVER_RETURNS
+            elif isinstance(small, cst.Expr) and self.hands_back(small.value):
+                exit = Exit.RERAISE
             if exit is not None:
                 result.ends.update(PathEnd(exit, state, small) for state in current)
                 return result
@@ -296,9 +309,10 @@ class _Analyzer:
         if calls_method(node.test, "uncancel"):
             states = {True}
         then_states, else_states = states, states
-        if true_means_not_cancelling(node.test):
+        narrows = self.isinstance_of_cancellation
+        if true_means_not_cancelling(node.test, narrows) or self.exit_suppresses(node.test):
             then_states = {True}
-        if false_means_not_cancelling(node.test):
+        if false_means_not_cancelling(node.test, narrows):
             else_states = {True}
         # `if isinstance(exc, CancelledError): raise`: the other branch is not the cancellation.
         narrowed = self.isinstance_of_cancellation(node.test)
@@ -324,6 +338,32 @@ class _Analyzer:
         _join(meanings, completing)
         return result
 
+    def hands_back(self, expression: cst.BaseExpression) -> bool:
+        """``await self._handle_error(exc)``: a helper given the caught exception that raises it
+        again whenever it is a cancellation."""
+        call = expression.expression if isinstance(expression, cst.Await) else expression
+        return (
+            self.bound is not None
+            and self.vocabulary.callee_reraises is not None
+            and isinstance(call, cst.Call)
+            and any(dotted_name(argument.value) == self.bound for argument in call.args)
+            and self.vocabulary.callee_reraises(expression, self.bound)
+        )
+
+    def exit_suppresses(self, test: cst.BaseExpression) -> bool:
+        """``if scope.__exit__(type(exc), exc, exc.__traceback__):``: a context manager's exit,
+        called by hand with the caught exception, says it suppresses it; the branch that then
+        ends quietly does what a ``with`` statement does, the manager's decision."""
+        if isinstance(test, cst.Await):
+            test = test.expression
+        return (
+            self.bound is not None
+            and isinstance(test, cst.Call)
+            and isinstance(test.func, cst.Attribute)
+            and test.func.attr.value in ("__exit__", "__aexit__")
+            and any(dotted_name(argument.value) == self.bound for argument in test.args)
+        )
+
     def isinstance_of_cancellation(self, test: cst.BaseExpression) -> Optional[bool]:
         """True for ``isinstance(exc, CancelledError)`` (``exc`` the handler's bound name, the
         types any cancellation spelling, alone or in a tuple), False for its negation."""
@@ -333,13 +373,16 @@ class _Analyzer:
         if isinstance(test, cst.BooleanOperation):
             # `isinstance(exc, OSError) and retrying` is false for any cancellation; so is an
             # `or` of operands that all are.
+            # `not isinstance(exc, Exception) or isinstance(exc, CancelledError)` is true for any.
             left = self.isinstance_of_cancellation(test.left)
             right = self.isinstance_of_cancellation(test.right)
-            if isinstance(test.operator, cst.And) and False in (left, right):
-                return False
-            if isinstance(test.operator, cst.Or) and left is False and right is False:
-                return False
-            return None
+            if isinstance(test.operator, cst.And):
+                if False in (left, right):
+                    return False
+                return True if left is True and right is True else None
+            if True in (left, right):
+                return True
+            return False if left is False and right is False else None
         classes = isinstance_classes(test, self.bound) if self.bound is not None else None
         if classes is None:
             return None
@@ -606,25 +649,42 @@ def _compares_cancelling(node: cst.BaseExpression) -> Optional[bool]:
     return None
 
 
-def false_means_not_cancelling(test: cst.BaseExpression) -> bool:
-    """When ``test`` is false, is the task known not to be cancelling?
+# Is this operand ``isinstance(exc, CancelledError)`` (True), its negation (False), or neither?
+Narrowing = Callable[[cst.BaseExpression], Optional[bool]]
+
+
+def _no_narrowing(test: cst.BaseExpression) -> Optional[bool]:
+    return None
+
+
+def false_means_not_cancelling(
+    test: cst.BaseExpression, narrows: Narrowing = _no_narrowing
+) -> bool:
+    """When ``test`` is false, is the task known not to be cancelling (or the exception known
+    not to be the cancellation)?
 
     ``task and task.cancelling()`` counts: when it is false there is either no task to cancel or
-    no cancellation pending.
+    no cancellation pending. So does ``isinstance(exc, CancelledError) and task.cancelling()``:
+    when it is false, the exception is no cancellation or none is pending.
     """
     if _is_cancelling_call(test) or _compares_cancelling(test) is True:
         return True
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return true_means_not_cancelling(test.expression)
+        return true_means_not_cancelling(test.expression, narrows)
     if isinstance(test, cst.BooleanOperation):
         if isinstance(test.operator, cst.Or):
-            return false_means_not_cancelling(test.left) or false_means_not_cancelling(test.right)
+            return false_means_not_cancelling(test.left, narrows) or false_means_not_cancelling(
+                test.right, narrows
+            )
         # `task and task.cancelling()` is false when there is no task or nothing is pending;
         # `flag and task.cancelling()` is false whenever flag is, cancelling or not.
         operands = _and_operands(test)
         for check in operands:
-            if false_means_not_cancelling(check) and all(
-                other is check or _checks_task_presence(other, check) or _is_version_check(other)
+            if false_means_not_cancelling(check, narrows) and all(
+                other is check
+                or _checks_task_presence(other, check)
+                or _is_version_check(other)
+                or narrows(other) is True
                 for other in operands
             ):
                 return True
@@ -665,22 +725,28 @@ def _cancelling_receiver(test: cst.BaseExpression) -> Optional[str]:
     return None
 
 
-def true_means_not_cancelling(test: cst.BaseExpression) -> bool:
-    """When ``test`` is true, is the task known not to be cancelling?"""
+def true_means_not_cancelling(
+    test: cst.BaseExpression, narrows: Narrowing = _no_narrowing
+) -> bool:
+    """When ``test`` is true, is the task known not to be cancelling (or the exception known not
+    to be the cancellation)?"""
     if _compares_cancelling(test) is False:
         return True
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return false_means_not_cancelling(test.expression)
+        return false_means_not_cancelling(test.expression, narrows)
     if isinstance(test, cst.BooleanOperation):
         if isinstance(test.operator, cst.And):
-            return true_means_not_cancelling(test.left) or true_means_not_cancelling(test.right)
+            return true_means_not_cancelling(test.left, narrows) or true_means_not_cancelling(
+                test.right, narrows
+            )
         # `task is None or not task.cancelling()`: true when there is no task, or nothing is
-        # pending for it.
+        # pending for it; `not isinstance(exc, CancelledError) or not task.cancelling()` too.
         operands = _or_operands(test)
-        checks = [check for check in operands if true_means_not_cancelling(check)]
+        checks = [check for check in operands if true_means_not_cancelling(check, narrows)]
         return bool(checks) and all(
             check in checks
             or any(_checks_task_absence(check, other) for other in checks)
+            or narrows(check) is False
             for check in operands
         )
     return False

@@ -23,8 +23,12 @@ TIMEOUT_NAMED = r"TimeoutError"
 
 
 def cancellation_names(settings: Settings, *also: str) -> str:
-    """``CancelledError``, the configured cancellation exceptions' last names, and ``also``."""
-    return "|".join(["CancelledError", *also, *last_names(settings.extra_cancelled_names)])
+    """``CancelledError``, anyio's ``get_cancelled_exc_class``, the configured cancellation
+    exceptions' last names, and ``also``."""
+    return "|".join(
+        ["CancelledError", "get_cancelled_exc_class", *also,
+         *last_names(settings.extra_cancelled_names)]
+    )
 
 
 class Gate:

@@ -28,6 +28,12 @@ NOTHING: QualifiedNames = frozenset()
 CANCELLED_ERROR: QualifiedNames = frozenset(
     {"asyncio.CancelledError", "asyncio.exceptions.CancelledError"}
 )
+# anyio's cancellation class is its backend's (asyncio's CancelledError, trio's Cancelled), asked
+# for in the code itself: `except get_cancelled_exc_class():`. The call is named NAME().
+ANYIO_CANCELLED_CLASS: QualifiedNames = frozenset(
+    {"anyio.get_cancelled_exc_class()", "anyio._core._eventloop.get_cancelled_exc_class()"}
+)
+CANCELLATION_CLASSES: QualifiedNames = CANCELLED_ERROR | ANYIO_CANCELLED_CLASS
 # Different classes from asyncio's since 3.8 (an Exception), or gone (asyncio.futures').
 FUTURES_CANCELLED_ERROR: QualifiedNames = frozenset(
     {
@@ -55,6 +61,8 @@ NEVER_RETURNING_FUNCTIONS: QualifiedNames = frozenset(
         "pytest.exit",
         "typing.assert_never",
         "typing_extensions.assert_never",
+        # Raises the group's single exception, or MultipleExceptionError.
+        "trio._util.raise_single_exception_from_group",
     }
 )
 # unittest's TestCase methods that always raise: `self.fail(...)`, `self.skipTest(...)`.
@@ -62,6 +70,14 @@ TEST_CASES: QualifiedNames = frozenset(
     {"unittest.TestCase", "unittest.IsolatedAsyncioTestCase", "unittest.case.TestCase"}
 )
 TEST_CASE_NEVER_RETURNING_METHODS = frozenset({"fail", "skipTest"})
+EXCEPTION_GROUPS: QualifiedNames = frozenset(
+    {
+        "builtins.BaseExceptionGroup",
+        "builtins.ExceptionGroup",
+        "exceptiongroup.BaseExceptionGroup",
+        "exceptiongroup.ExceptionGroup",
+    }
+)
 SUPPRESSORS: QualifiedNames = frozenset({"contextlib.suppress"})
 # Methods whose call in a handler releases a resource (CAN111).
 CLEANUP_METHODS = frozenset(
@@ -91,6 +107,25 @@ TIMEOUT_MANAGERS: QualifiedNames = ASYNC_TIMEOUT_MANAGERS | {
     "asyncio.timeouts.timeout_at",
 }
 
+# trio's and anyio's scopes that, given `shield=True`, keep every outer cancellation out of their
+# body (their own cancellation, by deadline or cancel(), ends at the scope: it never leaves it).
+SHIELDING_SCOPES: QualifiedNames = frozenset(
+    {
+        f"{library}.{scope}"
+        for library in ("trio", "trio._core", "trio._core._run", "anyio", "anyio._core._tasks")
+        for scope in ("CancelScope", "move_on_after", "move_on_at", "fail_after", "fail_at")
+    }
+)
+# Awaits that are a scheduling point but never a cancellation point.
+UNCANCELLABLE_AWAITS: QualifiedNames = frozenset(
+    {
+        "trio.lowlevel.cancel_shielded_checkpoint",
+        "trio._core.cancel_shielded_checkpoint",
+        "trio._core._traps.cancel_shielded_checkpoint",
+        "anyio.lowlevel.cancel_shielded_checkpoint",
+    }
+)
+
 _BUILTIN_NAMES = frozenset(dir(builtins))
 # What `from MODULE import *` is known to bind; enough for the names the rules care about.
 _STAR_EXPORTS: Dict[str, FrozenSet[str]] = {
@@ -118,8 +153,11 @@ def last_names(qualified: Iterable[str]) -> List[str]:
 class Bindings:
     """Names bound in one scope: imports, and module-level aliases of other names."""
 
-    def __init__(self, parent: Optional["Bindings"] = None) -> None:
+    def __init__(self, parent: Optional["Bindings"] = None, package: Optional[str] = None) -> None:
         self.parent = parent
+        # The dotted package the module is in, when known from its path: relative imports
+        # resolve against it (`from .._core import X` in anyio/streams is anyio._core.X).
+        self.package = package if parent is None else parent.package
         self._names: Dict[str, QualifiedNames] = {}
         self._tuples: Dict[str, Tuple[cst.BaseExpression, ...]] = {}
         self._star_modules: Tuple[str, ...] = ()
@@ -144,9 +182,11 @@ class Bindings:
                     top = full.split(".", 1)[0]
                     self._bind(top, frozenset({top}), fallback)
         elif isinstance(node, cst.ImportFrom):
-            if node.relative or node.module is None:
-                # This project's own code: what the names mean is unknown, but they are bound
-                # (`from .compat import TimeoutError` is no longer the builtin).
+            module = self._absolute_module(node)
+            if module is None:
+                # This project's own code, from a package we cannot name: what the names mean
+                # is unknown, but they are bound (`from .compat import TimeoutError` is no
+                # longer the builtin).
                 if not isinstance(node.names, cst.ImportStar):
                     for alias in node.names:
                         local = alias.asname.name if alias.asname is not None else alias.name
@@ -154,7 +194,6 @@ class Bindings:
                         if name is not None:
                             self._bind(name, NOTHING, fallback)
                 return
-            module = _import_target(node.module)
             if isinstance(node.names, cst.ImportStar):
                 self._star_modules += (module,)
                 return
@@ -164,6 +203,26 @@ class Bindings:
                 if alias.asname is not None:
                     local = dotted_name(alias.asname.name) or imported  # type: ignore[arg-type]
                 self._bind(local, frozenset({f"{module}.{imported}"}), fallback)
+
+    def _absolute_module(self, node: cst.ImportFrom) -> Optional[str]:
+        """The module an import names, a relative one resolved against the package."""
+        if not node.relative:
+            return _import_target(node.module) if node.module is not None else None
+        if self.package is None:
+            return None
+        parts = self.package.split(".")
+        up = len(node.relative) - 1
+        if up >= len(parts):
+            return None
+        base = parts[: len(parts) - up]
+        if node.module is not None:
+            base.append(_import_target(node.module))
+        return ".".join(base)
+
+    @property
+    def project(self) -> Optional[str]:
+        """The top-level package of the module's own project, when known."""
+        return self.package.split(".", 1)[0] if self.package else None
 
     def add_alias(self, name: str, value: cst.BaseExpression, fallback: bool = False) -> None:
         """Record ``name = value``: a dotted name or a tuple of them gives ``name`` their meaning,
@@ -179,8 +238,7 @@ class Bindings:
             return
         if not fallback:
             self._tuples.pop(name, None)
-        known = isinstance(value, (cst.Name, cst.Attribute))
-        self._bind(name, self.resolve(value) if known else NOTHING, fallback)
+        self._bind(name, self.resolve(value), fallback)
 
     # -- lookup ------------------------------------------------------------------------------
     def _lookup(self, name: str) -> Optional[QualifiedNames]:
@@ -220,7 +278,13 @@ class Bindings:
         return None
 
     def resolve(self, node: cst.BaseExpression) -> QualifiedNames:
-        """Every qualified name that ``node`` (a Name or Attribute chain) may stand for."""
+        """Every qualified name that ``node`` (a Name or Attribute chain) may stand for. A call
+        without arguments stands for what that function returns, named ``NAME()``:
+        ``anyio.get_cancelled_exc_class()`` is the cancellation class of anyio's backend."""
+        if isinstance(node, cst.Call):
+            if node.args:
+                return NOTHING
+            return frozenset(f"{meaning}()" for meaning in self.resolve(node.func))
         if isinstance(node, cst.Name):
             found = self._lookup(node.value)
             if found is not None:
@@ -231,7 +295,7 @@ class Bindings:
             if node.value in _BUILTIN_NAMES:
                 return frozenset({f"builtins.{node.value}"})
             return NOTHING
-        if isinstance(node, cst.Attribute):
+        if isinstance(node, cst.Attribute) and not isinstance(node.value, cst.Call):
             bases = self.resolve(node.value)
             return frozenset(f"{base}.{node.attr.value}" for base in bases)
         return NOTHING
@@ -256,9 +320,10 @@ class Bindings:
         yield node
 
 
-def collect_module_bindings(module: cst.Module) -> Bindings:
-    """Imports and aliases at module level, including inside module-level if/try blocks."""
-    bindings = Bindings()
+def collect_module_bindings(module: cst.Module, package: Optional[str] = None) -> Bindings:
+    """Imports and aliases at module level, including inside module-level if/try blocks.
+    ``package`` (the module's dotted package, if known) resolves relative imports."""
+    bindings = Bindings(package=package)
     _collect_block(module.body, bindings, fallback=False)
     return bindings
 
@@ -329,12 +394,13 @@ class Vocabulary:
     def __init__(
         self,
         bindings: Bindings,
-        cancelled: QualifiedNames = CANCELLED_ERROR,
+        cancelled: QualifiedNames = CANCELLATION_CLASSES,
         never_returning: QualifiedNames = NEVER_RETURNING_FUNCTIONS,
         local_never_returning: FrozenSet[str] = frozenset(),
         suppressors: QualifiedNames = SUPPRESSORS,
         timeout_managers: QualifiedNames = TIMEOUT_MANAGERS,
         callee_never_returns: Optional[Callable[[cst.BaseExpression], bool]] = None,
+        callee_reraises: Optional[Callable[[cst.BaseExpression, str], bool]] = None,
     ) -> None:
         self.bindings = bindings
         self.cancelled = cancelled
@@ -343,6 +409,9 @@ class Vocabulary:
         # Asked about a callee that no name resolves (a function or method of this module), by
         # whoever can read its body: the site model does.
         self.callee_never_returns = callee_never_returns
+        # Asked whether a call that is given the caught exception (by its name) raises it
+        # again on every path where it is a cancellation: `await self._handle_error(exc)`.
+        self.callee_reraises = callee_reraises
         self.suppressors = suppressors
         self.timeout_managers = timeout_managers
 
@@ -397,14 +466,19 @@ class Vocabulary:
         return bool(types) and all(self._never_a_cancellation_class(single) for single in types)
 
     def _never_a_cancellation_class(self, node: cst.BaseExpression) -> bool:
-        name = dotted_name(node)
-        if name is None:
-            return False  # a call or another expression: any class at all
         meanings = self.bindings.resolve(node)
-        if not meanings:
+        name = dotted_name(node)
+        if name is None and not meanings:
+            return False  # a call or another expression: any class at all
+        project = self.bindings.project
+        if not meanings or all(
+            project is not None and meaning.split(".", 1)[0] == project for meaning in meanings
+        ):
+            # Unknown, or a class of this project: judged by its name.
             cancellation_names = {"CancelledError", "Cancelled", "BaseException"}
             cancellation_names.update(last_names(self.cancelled))
-            return name.rsplit(".", 1)[-1] not in cancellation_names
+            last = (name or next(iter(meanings))).rsplit(".", 1)[-1]
+            return last not in cancellation_names
         for meaning in meanings:
             if meaning in self.cancelled or meaning == BASE_EXCEPTION:
                 return False
@@ -419,6 +493,50 @@ class Vocabulary:
         return isinstance(node, cst.Call) and self.bindings.resolves_to(
             node.func, self.timeout_managers
         )
+
+    def shields(self, node: cst.CSTNode) -> bool:
+        """Is ``node`` out of the reach of an outer cancellation: a ``with`` of a shielding
+        scope (``trio.CancelScope(shield=True)``, ``anyio.move_on_after(1, shield=True)``),
+        or an await of ``cancel_shielded_checkpoint()``? A shield given by a variable
+        (``shield=not cancellable``) may be off: it does not count."""
+        if isinstance(node, cst.With):
+            return node.asynchronous is None and any(
+                isinstance(item.item, cst.Call)
+                and self.bindings.resolves_to(item.item.func, SHIELDING_SCOPES)
+                and any(
+                    argument.keyword is not None
+                    and argument.keyword.value == "shield"
+                    and isinstance(argument.value, cst.Name)
+                    and argument.value.value == "True"
+                    for argument in item.item.args
+                )
+                for item in node.items
+            )
+        return (
+            isinstance(node, cst.Await)
+            and isinstance(node.expression, cst.Call)
+            and self.bindings.resolves_to(node.expression.func, UNCANCELLABLE_AWAITS)
+        )
+
+    def is_exception_group(self, node: cst.BaseExpression) -> bool:
+        """``BaseExceptionGroup(...)`` or ``ExceptionGroup(...)`` (builtin or backport)."""
+        return isinstance(node, cst.Call) and self.bindings.resolves_to(node.func, EXCEPTION_GROUPS)
+
+    def group_members(self, group: cst.BaseExpression) -> Iterator[str]:
+        """The names an exception group is built of: ``BaseExceptionGroup("", [exc, other])``,
+        ``ExceptionGroup("", errors)``, and groups nested in it (nothing for another call)."""
+        if not self.is_exception_group(group):
+            return
+        stack = [argument.value for argument in group.args]  # type: ignore[attr-defined]
+        while stack:
+            current = stack.pop()
+            name = dotted_name(current)
+            if name is not None:
+                yield name
+            elif isinstance(current, (cst.List, cst.Tuple, cst.Set)):
+                stack.extend(element.value for element in current.elements)
+            elif self.is_exception_group(current):
+                stack.extend(argument.value for argument in current.args)  # type: ignore[attr-defined]
 
     def is_wait_for(self, node: cst.BaseExpression) -> bool:
         return isinstance(node, cst.Call) and self.bindings.resolves_to(node.func, WAIT_FOR)

@@ -46,7 +46,7 @@ class Settings(NamedTuple):
 
     @property
     def cancelled_names(self) -> FrozenSet[str]:
-        return names.CANCELLED_ERROR | frozenset(self.extra_cancelled_names)
+        return names.CANCELLATION_CLASSES | frozenset(self.extra_cancelled_names)
 
     @property
     def never_returning(self) -> FrozenSet[str]:
@@ -73,6 +73,23 @@ def parse_target_version(value: object) -> Tuple[int, int]:
 
 class ConfigurationError(ValueError):
     """A configuration file holds a value we cannot use; the message names the file and key."""
+
+
+def module_package(path: str) -> Optional[str]:
+    """The dotted package a module file belongs to, from the ``__init__.py`` files above it
+    (``src/anyio/streams/tls.py`` -> ``anyio.streams``); None outside a package."""
+    return _package_of_folder(os.path.dirname(os.path.abspath(path)))
+
+
+@lru_cache(maxsize=None)
+def _package_of_folder(directory: str) -> Optional[str]:
+    if not os.path.isfile(os.path.join(directory, "__init__.py")):
+        return None
+    parent = _package_of_folder(os.path.dirname(directory))
+    name = os.path.basename(directory)
+    if not name.isidentifier():
+        return None
+    return f"{parent}.{name}" if parent else name
 
 
 def requires_python_lower_bound(specifier: str) -> Optional[Tuple[int, int]]:

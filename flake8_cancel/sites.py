@@ -15,7 +15,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Option
 import libcst as cst
 
 from flake8_cancel.deadlines import CallIndex, header_expressions
-from flake8_cancel.flow import HandlerPaths, analyze_handler, function_never_returns
+from flake8_cancel.flow import HandlerPaths, analyze_handler, function_never_returns, function_reraises
 from flake8_cancel.names import (
     TEST_CASE_NEVER_RETURNING_METHODS,
     TEST_CASES,
@@ -28,7 +28,7 @@ from flake8_cancel.names import (
     never_returning_functions,
     record_simple_statement,
 )
-from flake8_cancel.settings import Settings, project_target_version
+from flake8_cancel.settings import Settings, module_package, project_target_version
 from flake8_cancel.syntax import (
     NESTED_SCOPES,
     BlockKind,
@@ -56,14 +56,10 @@ SHIELD = frozenset({"asyncio.shield", "asyncio.tasks.shield"})
 GATHER = frozenset({"asyncio.gather", "asyncio.tasks.gather"})
 WAIT = frozenset({"asyncio.wait", "asyncio.tasks.wait"})
 FUTURES = frozenset({"asyncio.Future", "asyncio.futures.Future"})
-EXCEPTION_GROUPS = frozenset(
-    {
-        "builtins.BaseExceptionGroup",
-        "builtins.ExceptionGroup",
-        "exceptiongroup.BaseExceptionGroup",
-        "exceptiongroup.ExceptionGroup",
-    }
-)
+
+
+# outcome's captured exception: `Error(exc).unwrap()` raises it again where it is consumed.
+OUTCOME_ERRORS = frozenset({"outcome.Error", "outcome._impl.Error"})
 
 
 class ModuleContext:
@@ -81,12 +77,15 @@ class ModuleContext:
         self.module = module
         self.path = path
         self.source = source
-        self.bindings = collect_module_bindings(module)
+        self.bindings = collect_module_bindings(
+            module, module_package(path) if path is not None else None
+        )
         self.settings = settings
         self.target_version = target_version
         # Module-wide facts that the fix-safety questions compute once (fix_safety.py).
         self.memo: Dict[object, object] = {}
         self._never_returns_cache: Dict[Tuple[int, int], bool] = {}
+        self._reraises_cache: Dict[Tuple[int, int, str], bool] = {}
         self._cancelled_by_method: Dict[Tuple[int, str], FrozenSet[str]] = {}
         self.vocabulary = self.vocabulary_for(self.bindings)
         # Filled by the walker, only where a timeout rule could fire.
@@ -117,6 +116,7 @@ class ModuleContext:
             suppressors=self.settings.suppressors,
             timeout_managers=self.settings.timeout_managers,
             callee_never_returns=lambda func: self.callee_never_returns(func, owner_class),
+            callee_reraises=lambda call, bound: self.callee_reraises(call, bound, owner_class),
         )
 
     @cached_property
@@ -145,22 +145,65 @@ class ModuleContext:
         """Is ``func`` a function of this module (``f``), or a method of the class the call is
         in (``self.m``, ``cls.m``), that never returns: annotated ``-> NoReturn``, or raising on
         every path? Also unittest's ``self.fail()`` in a TestCase."""
-        if isinstance(func, cst.Name):
-            function = self.module_functions.get(func.value)
-            return function is not None and self._never_returns(function, None)
-        if not (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value in ("self", "cls")
-            and owner_class is not None
-        ):
-            return False
-        method = func.attr.value
-        found = self.method_of(owner_class, method)
+        found = self.callee(func, owner_class)
         if found is not None:
             # Judged in the class of the call: its `self.m()` calls are that class's methods.
             return self._never_returns(found[0], owner_class)
-        return method in TEST_CASE_NEVER_RETURNING_METHODS and self._is_test_case(owner_class)
+        return (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in TEST_CASE_NEVER_RETURNING_METHODS
+            and owner_class is not None
+            and _is_self(func.value)
+            and self._is_test_case(owner_class)
+        )
+
+    def callee(
+        self, func: cst.BaseExpression, owner_class: Optional[cst.ClassDef]
+    ) -> Optional[Tuple[cst.FunctionDef, bool]]:
+        """The function of this module (``f``), or the method of the class the call is in
+        (``self.m``, ``cls.m``), that a call reaches, and whether the call passes it its
+        first parameter (a method that is no staticmethod)."""
+        if isinstance(func, cst.Name):
+            function = self.module_functions.get(func.value)
+            return (function, False) if function is not None else None
+        if not (isinstance(func, cst.Attribute) and _is_self(func.value) and owner_class):
+            return None
+        found = self.method_of(owner_class, func.attr.value)
+        if found is None:
+            return None
+        method = found[0]
+        static = any(dotted_name(d.decorator) == "staticmethod" for d in method.decorators)
+        return method, not static
+
+    def callee_reraises(
+        self, expression: cst.BaseExpression, bound: str, owner_class: Optional[cst.ClassDef]
+    ) -> bool:
+        """Does the call (awaited if its function is a coroutine function) raise the exception
+        it is given as ``bound`` again, wherever that is a cancellation (flow.function_reraises)?"""
+        awaited = isinstance(expression, cst.Await)
+        call = expression.expression if awaited else expression  # type: ignore[attr-defined]
+        if not isinstance(call, cst.Call):
+            return False
+        found = self.callee(call.func, owner_class)
+        if found is None:
+            return False
+        function, passes_self = found
+        if (function.asynchronous is not None) != awaited or _is_abstract(function):
+            return False
+        if any(isinstance(node, (cst.Yield, cst.While)) for node in descendants(function.body)):
+            return False  # a generator, or a loop that may never end
+        parameter = _parameter_given(function, call, bound, passes_self)
+        if parameter is None:
+            return False
+        key = (id(function), id(owner_class), parameter)
+        known = self._reraises_cache.get(key)
+        if known is None:
+            self._reraises_cache[key] = False  # a recursive call, for now, does not
+            known = function_reraises(
+                function, parameter, self.vocabulary_for(self.bindings, owner_class)
+            )
+            self._reraises_cache[key] = known
+        return known
 
     def module_class(self, base: cst.BaseExpression) -> Optional[cst.ClassDef]:
         """The class of this module that a base expression names (``Base``, ``Base[T]``)."""
@@ -344,6 +387,28 @@ class ModuleContext:
         return None
 
 
+def _is_self(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value in ("self", "cls")
+
+
+def _parameter_given(
+    function: cst.FunctionDef, call: cst.Call, name: str, passes_self: bool
+) -> Optional[str]:
+    """The parameter of ``function`` that receives the variable ``name`` in ``call``."""
+    positional = [*function.params.posonly_params, *function.params.params]
+    if passes_self:
+        positional = positional[1:]
+    for index, argument in enumerate(call.args):
+        if argument.star or dotted_name(argument.value) != name:
+            continue
+        if argument.keyword is not None:
+            return argument.keyword.value
+        if any(earlier.star for earlier in call.args[:index]):
+            return None
+        return positional[index].name.value if index < len(positional) else None
+    return None
+
+
 def _is_abstract(function: cst.FunctionDef) -> bool:
     """A stub that subclasses override: ``raise NotImplementedError`` (after a docstring), or
     decorated ``@abstractmethod``. Calling it on an instance reaches the override."""
@@ -406,15 +471,36 @@ class Scope:
         """In the coroutine that ``asyncio.run`` runs: nobody but the runner awaits it."""
         return self.function is not None and id(self.function) in self.context.main_coroutines
 
-    def record_imports(self, statement: Statement) -> None:
-        if not any(isinstance(s, (cst.Import, cst.ImportFrom)) for s in small_statements(statement)):
+    def record_bindings(self, statement: Statement) -> None:
+        """A function's imports, and its aliases of known names (``cancelled =
+        anyio.get_cancelled_exc_class()``, ``errors = (OSError, CancelledError)``); an
+        assignment to a name bound so ends that meaning."""
+        if not any(self._binds(small) for small in small_statements(statement)):
             return
         if not self._own_bindings:
-            # First import in this function: give it bindings of its own, chained to the outer.
+            # First binding in this function: give it bindings of its own, chained to the outer.
             bindings = Bindings(parent=self.vocabulary.bindings)
             self.vocabulary = self.context.vocabulary_for(bindings, self.owner_class)
             self._own_bindings = True
         record_simple_statement(statement, self.vocabulary.bindings)
+
+    def _binds(self, small: cst.BaseSmallStatement) -> bool:
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            return True
+        if not (
+            isinstance(small, cst.Assign)
+            and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+        ):
+            return False
+        bindings = self.vocabulary.bindings
+        name = small.targets[0].target.value
+        return bool(
+            isinstance(small.value, cst.Tuple)
+            or bindings.resolve(small.value)
+            or bindings.resolve(cst.Name(name))
+            or bindings.tuple_alias(name) is not None
+        )
 
 
 def awaited_references(suite: cst.CSTNode, vocabulary: Vocabulary) -> Optional[Set[str]]:
@@ -602,9 +688,9 @@ class TrySite:
     def body_awaits(self) -> bool:
         """The try body can suspend the task, so its cancellation can arrive there: it has a
         cancellation point that does not merely await tasks or futures already done."""
-        return has_cancellation_point(self.node.body) and not awaits_only_completed(
-            self.node.body, _end_of_body(self.node), self.scope
-        )
+        return has_cancellation_point(
+            self.node.body, self.scope.vocabulary.shields
+        ) and not awaits_only_completed(self.node.body, _end_of_body(self.node), self.scope)
 
     @property
     def catches_cancellation(self) -> bool:
@@ -628,9 +714,9 @@ class WithSite:
     @cached_property
     def body_awaits(self) -> bool:
         """As for a try body: a cancellation point that can suspend the task."""
-        return has_cancellation_point(self.node.body) and not awaits_only_completed(
-            self.node.body, self.node, self.scope
-        )
+        return has_cancellation_point(
+            self.node.body, self.scope.vocabulary.shields
+        ) and not awaits_only_completed(self.node.body, self.node, self.scope)
 
     @cached_property
     def awaits_cancelled_child(self) -> bool:
@@ -803,41 +889,75 @@ class HandlerSite:
         function = self.scope.function
         if not kept or function is None:
             return False
+        # A group built of what was kept keeps it too: `group = BaseExceptionGroup("", errors)`.
+        assignments = [node for node in descendants(function) if isinstance(node, cst.Assign)]
+        grew = True
+        while grew:
+            grew = False
+            for node in assignments:
+                if self._a_group_of(node.value, kept):
+                    for target in node.targets:
+                        name = dotted_name(target.target)
+                        if name is not None and name not in kept:
+                            kept.add(name)
+                            grew = True
         for node in descendants(function):
             if isinstance(node, cst.Raise) and node.exc is not None:
                 raised = node.exc.value if isinstance(node.exc, cst.Subscript) else node.exc
-                if dotted_name(raised) in kept or self._raises_a_group_of(raised, kept):
+                if dotted_name(raised) in kept or self._a_group_of(raised, kept):
                     return True
         return False
 
-    def _raises_a_group_of(self, raised: cst.BaseExpression, kept: Set[Optional[str]]) -> bool:
-        """``BaseExceptionGroup("...", errors)`` (or ``ExceptionGroup``) of what was kept."""
-        return (
-            isinstance(raised, cst.Call)
-            and self.vocabulary.bindings.resolves_to(raised.func, EXCEPTION_GROUPS)
-            and any(dotted_name(argument.value) in kept for argument in raised.args)
-        )
+    def _a_group_of(self, value: cst.BaseExpression, kept: Set[Optional[str]]) -> bool:
+        """``BaseExceptionGroup("...", errors)`` (or ``ExceptionGroup``) of what was kept,
+        directly or in a group nested in it."""
+        return any(member in kept for member in self.vocabulary.group_members(value))
 
     @cached_property
     def hands_on_exception(self) -> bool:
-        """The handler gives the exception it caught to a future (``fut.set_exception(exc)``)
-        before anything else can end it: whoever awaits that future receives the cancellation."""
-        bound = self.bound_name
-        if bound is None:
-            return False
+        """The handler hands what it caught on, before anything else can end it: gives the
+        exception to a future (``fut.set_exception(exc)``), wraps it in an outcome that its
+        consumer unwraps (``results.append(Error(exc))``, outcome's ``Error``), or cancels the
+        future that this function resolves on its other paths (``future.cancel()`` where it
+        also calls ``future.set_result(...)``). Whoever awaits that future or unwraps that
+        outcome receives the cancellation."""
         for statement in statements(self.node.body):
             for small in small_statements(statement):
-                call = small.value if isinstance(small, cst.Expr) else None
-                if (
-                    call is not None
-                    and method_receiver(call, ("set_exception",)) is not None
-                    and len(call.args) == 1  # type: ignore[attr-defined]
-                    and dotted_name(call.args[0].value) == bound  # type: ignore[attr-defined]
+                if isinstance(small, cst.Expr) and any(
+                    self._hands_on(call) for call in (small.value, *descendants(small.value))
                 ):
                     return True
             if not isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 return False  # a branch or a loop first: some path may not get there
         return False
+
+    def _hands_on(self, call: cst.CSTNode) -> bool:
+        if not isinstance(call, cst.Call):
+            return False
+        if not call.args:
+            receiver = method_receiver(call, ("cancel",))
+            return receiver is not None and reference_key(receiver) in self._resolved_futures
+        bound = self.bound_name
+        if bound is None or len(call.args) != 1 or dotted_name(call.args[0].value) != bound:
+            return False
+        return method_receiver(call, ("set_exception",)) is not None or (
+            self.vocabulary.bindings.resolves_to(call.func, OUTCOME_ERRORS)
+        )
+
+    @cached_property
+    def _resolved_futures(self) -> FrozenSet[str]:
+        """The futures whose result this function sets (``future.set_result(...)``)."""
+        function = self.scope.function
+        if function is None:
+            return frozenset()
+        return frozenset(
+            key
+            for node in descendants(function)
+            for receiver in (method_receiver(node, ("set_result", "set_exception")),)
+            if receiver is not None
+            for key in (reference_key(receiver),)
+            if key is not None
+        )
 
     @cached_property
     def sees_cancellation(self) -> bool:
@@ -895,7 +1015,7 @@ class _SiteCollector:
                 )
             if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 if scope.function is not None:
-                    scope.record_imports(statement)
+                    scope.record_bindings(statement)
                 continue
             inner, timed = scope, in_timeout
             if isinstance(statement, cst.FunctionDef):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import enum
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 import libcst as cst
 
@@ -128,15 +128,20 @@ def children_run_here(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
     return children(node)
 
 
-def has_cancellation_point(suite: cst.CSTNode) -> bool:
+def has_cancellation_point(
+    suite: cst.CSTNode, shielded: Optional[Callable[[cst.CSTNode], bool]] = None
+) -> bool:
     """Does this code await, outside nested scopes? (``await``, ``async for``, ``async with``)
 
     An ``await`` inside a generator expression (after its first iterable) only builds an async
     generator; it does not suspend the current task, so it is not a cancellation point here.
+    Nor is a statement or an await that ``shielded`` says no outer cancellation reaches.
     """
     stack: List[cst.CSTNode] = list(children(suite))
     while stack:
         current = stack.pop()
+        if shielded is not None and shielded(current):
+            continue
         if isinstance(current, cst.Await):
             return True
         # An async comprehension runs in place (a generator expression's does not, see

@@ -194,9 +194,11 @@ def test_a_task_made_by_a_framework_wrapper_has_an_owner_too():
 
 @pytest.mark.parametrize("package", ["trio", "anyio"])
 def test_no_fix_brings_asyncio_into_a_trio_or_anyio_package(tmp_path, package):
-    # Their own modules import themselves relatively, so no import names them.
+    # Their own modules import themselves relatively, so no import names them: the package does.
     module = tmp_path / "src" / package / "_core" / "m.py"
     module.parent.mkdir(parents=True)
+    (module.parent.parent / "__init__.py").write_text("")
+    (module.parent / "__init__.py").write_text("")
     module.write_text(
         "from .. import _core\nasync def f(c):\n    try:\n        await c.x()\n"
         "    except BaseException:\n        c.log()\n"

@@ -25,7 +25,7 @@ from flake8_cancel.names import (
     never_returning_functions,
     record_simple_statement,
 )
-from flake8_cancel.settings import Settings
+from flake8_cancel.settings import Settings, module_package
 
 EMPTY = cst.Module(body=[])
 
@@ -391,12 +391,49 @@ def test_an_alias_of_an_unknown_name_means_nothing():
     assert meanings("CE = mystery.CancelledError", "CE") == NOTHING
 
 
-def test_an_alias_of_a_call_is_not_recorded():
+def test_an_alias_of_a_call_means_what_the_call_returns_not_the_callee():
     source = """\
         import asyncio
+        import anyio
         CE = asyncio.CancelledError()
+        CE_CLASS = anyio.get_cancelled_exc_class()
+        LATER = asyncio.CancelledError("with", "arguments")
     """
-    assert meanings(source, "CE") == NOTHING
+    assert meanings(source, "CE") == {"asyncio.CancelledError()"}
+    assert meanings(source, "CE_CLASS") == {"anyio.get_cancelled_exc_class()"}
+    assert meanings(source, "LATER") == NOTHING
+
+
+@pytest.mark.parametrize(
+    "statement, meaning",
+    [
+        ("from ._core import CancelScope", "pkg.sub._core.CancelScope"),
+        ("from .. import _core", "pkg._core"),
+        ("from ..errors import Broken as B", "pkg.errors.Broken"),
+        ("from . import helpers", "pkg.sub.helpers"),
+    ],
+)
+def test_a_relative_import_resolves_against_the_package(statement, meaning):
+    module = cst.parse_module(statement + "\n")
+    bindings = collect_module_bindings(module, package="pkg.sub")
+    local = statement.split()[-1]
+    assert bindings.resolve(cst.parse_expression(local)) == {meaning}
+
+
+def test_a_relative_import_beyond_the_top_package_or_without_one_means_nothing():
+    module = cst.parse_module("from ... import thing\nfrom .x import other\n")
+    assert collect_module_bindings(module, package="pkg.sub").resolve(cst.Name("thing")) == NOTHING
+    assert collect_module_bindings(module).resolve(cst.Name("other")) == NOTHING
+
+
+def test_the_package_of_a_module_comes_from_the_init_files_above_it(tmp_path):
+    package = tmp_path / "src" / "lib" / "streams"
+    package.mkdir(parents=True)
+    (tmp_path / "src" / "lib" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (tmp_path / "loose.py").write_text("")
+    assert module_package(str(package / "tls.py")) == "lib.streams"
+    assert module_package(str(tmp_path / "loose.py")) is None
 
 
 def test_an_alias_inside_a_version_check_is_recorded():

@@ -84,19 +84,37 @@ class CancelledErrorSwallowed(Rule):
       the opt-in rule CAN110;
     - a `try` body that only awaits what is already done (a plain future the function cancelled
       or completed, tasks an earlier `gather()` finished): it cannot suspend;
+    - awaits that no outer cancellation reaches: inside a trio or anyio scope given
+      `shield=True` (`with CancelScope(shield=True):`, `move_on_after(5, shield=True)`; a
+      shield given by a variable may be off and does not count), whose own cancellation ends at
+      the scope, and `await cancel_shielded_checkpoint()`;
     - a path that runs only when `isinstance(exc, asyncio.CancelledError)` is false, for the name
       `exc` the clause binds: it is not the cancellation;
     - a handler that keeps the exception (`errors.append(exc)`, `error = exc`) in a function that
       later raises what it kept (`raise error`, `raise errors[0]`,
-      `raise BaseExceptionGroup("...", errors)`);
-    - a handler that first hands the exception it caught to a future (`fut.set_exception(exc)`):
-      whoever awaits that future receives the cancellation (a task wrapper); the wrapper task
-      itself then ends normally, which only its owner could notice;
+      `raise BaseExceptionGroup("...", errors)`, also through a group built first or nested in
+      another group);
+    - a handler that first hands what it caught on: to a future (`fut.set_exception(exc)`), in
+      an outcome that its consumer unwraps (outcome's `Error(exc)`), or by cancelling the future
+      that the function resolves on its other paths (`future.cancel()` where it also calls
+      `future.set_result(...)`). Whoever awaits that future receives the cancellation (a task
+      wrapper); the wrapper task itself then ends normally, which only its owner could notice;
+    - a handler that gives the exception to a helper of the module or of its class that raises
+      it again wherever it is a cancellation (`await self._handle_error(exc)`, whose body ends
+      in `if not isinstance(exc, Exception): raise`), and a path that a context manager's exit,
+      called by hand with the exception, chose (`if scope.__exit__(type(exc), exc, tb): return
+      True`): the manager decides, as in a `with` statement;
     - a `cancelling()` guard combined with `and` only with checks that the same task exists
       (`(task := asyncio.current_task()) and task.cancelling()`) or with `sys.version_info`
       comparisons: below 3.11 there is no `cancelling()` to ask, and the author has decided what
-      older versions do. `flag and task.cancelling()` is not a guard: it is false whenever `flag`
+      older versions do, or with `isinstance(exc, asyncio.CancelledError)` (false: not the
+      cancellation). `flag and task.cancelling()` is not a guard: it is false whenever `flag`
       is, cancelling or not.
+
+    anyio's cancellation class is `anyio.get_cancelled_exc_class()`: that call, or a name bound to
+    it, counts as `CancelledError` in an `except` clause, an earlier shielding clause and an
+    `isinstance` test. Relative imports are followed within the module's package
+    (`from .._core import CancelScope` in a package's module).
 
     ## Known problems
     A task's top-level coroutine that ends quietly on cancellation (`except CancelledError:

@@ -95,9 +95,23 @@ class CancellationConverted(Rule):
     - `raise asyncio.CancelledError(...)`: the cancellation goes on (a new instance is CAN106),
       and calls to functions that never return (`sys.exit()`, `-> NoReturn`).
 
+    Raising the cancellation inside an exception group (`raise BaseExceptionGroup("", [exc])`)
+    is reported: asyncio's `timeout()`, `TaskGroup` and `Task.cancelled()` see the group, not a
+    cancellation. (For the swallowing rules, a group that carries the exception on is no
+    swallow.)
+
     ## Known problems
     Some libraries and older code raise `CancelledError` for their own reasons (a closed
     connection, a cancelled future) and handlers translate it into a library error on purpose.
+    Seen on real code and still reported, because the handler cannot tell that cancellation from
+    the task's own: a conversion under a state that the class's own `close()` sets when it
+    cancels (`if self._closed: raise ClosedResourceError`); a wrapper that converts the
+    cancellation of the task it awaits, which another method of its class requested
+    (`self.task.cancel(exc)` in `throw()`); a task whose only consumer is a thread's concurrent
+    future, converting to `concurrent.futures.CancelledError`; a conversion on a path that an
+    earlier check of the same condition makes unreachable (a type checker's guard); and a
+    `raise AssertionError(...)` after a helper that re-raises through a context manager's exit,
+    which the analysis does not follow.
     When the cancellation cannot be the task's own, add `# noqa: CAN105`; better, re-raise when
     `asyncio.current_task().cancelling()` is non-zero, which keeps a real cancellation going.
 
