@@ -15,14 +15,14 @@ only for modules where a timeout rule could fire; nothing here walks the module 
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Union
 
 import libcst as cst
 
 from flake8_cancel.names import Vocabulary
-from flake8_cancel.syntax import NESTED_SCOPES, children, statements
+from flake8_cancel.syntax import children, is_nested_scope, statements
 
-FunctionNode = cst.FunctionDef
+FunctionNode = Union["cst.FunctionDef"]  # a string: libcst is loaded on first use (lazy.py)
 
 
 class CallIndex:
@@ -48,7 +48,7 @@ class CallIndex:
         stack = list(expressions)
         while stack:
             node = stack.pop()
-            if isinstance(node, NESTED_SCOPES):
+            if is_nested_scope(node):
                 continue
             if isinstance(node, cst.Await) and isinstance(node.expression, cst.Call):
                 callee = self.callee(node.expression.func, owner_class)

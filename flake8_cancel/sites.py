@@ -30,7 +30,6 @@ from flake8_cancel.names import (
 )
 from flake8_cancel.settings import Settings, module_package, project_target_version
 from flake8_cancel.syntax import (
-    NESTED_SCOPES,
     BlockKind,
     Handler,
     Statement,
@@ -41,13 +40,14 @@ from flake8_cancel.syntax import (
     descendants,
     dotted_name,
     has_cancellation_point,
+    is_nested_scope,
     method_receiver,
     reference_key,
     small_statements,
     statements,
 )
 
-TryNode = Union[cst.Try, cst.TryStar]
+TryNode = Union["cst.Try", "cst.TryStar"]  # strings: libcst is loaded on first use (lazy.py)
 ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
 # Calls that decide what awaiting a task or future means afterwards.
 CANCELS = ("cancel",)
@@ -775,7 +775,7 @@ def raises_in_handler(handler: Handler) -> Iterator[RaisePlace]:
         if isinstance(node, cst.Raise):
             yield RaisePlace(node, where, inner_try, clause)
             continue
-        if isinstance(node, NESTED_SCOPES):
+        if is_nested_scope(node):
             continue
         if isinstance(node, (cst.Try, cst.TryStar)):
             for block_kind, suite, owner in blocks(node):

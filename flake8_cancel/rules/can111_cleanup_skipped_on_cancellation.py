@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from typing import FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
@@ -8,12 +10,12 @@ from flake8_cancel.names import CLEANUP_METHODS
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.sites import HandlerSite, creates_plain_future
 from flake8_cancel.syntax import (
-    NESTED_SCOPES,
     BlockKind,
     holders,
     children,
     descendants,
     dotted_name,
+    is_nested_scope,
     isinstance_classes,
     method_receiver,
     path_to,
@@ -204,7 +206,7 @@ def _released(
     stack = list(children(block))
     while stack:
         node = stack.pop()
-        if isinstance(node, NESTED_SCOPES):
+        if is_nested_scope(node):
             continue
         receiver = method_receiver(node, methods)
         if receiver is not None:
