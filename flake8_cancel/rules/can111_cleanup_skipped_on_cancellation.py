@@ -8,6 +8,7 @@ from flake8_cancel.edits import Fix
 from flake8_cancel.flow import Exit
 from flake8_cancel.names import CLEANUP_METHODS
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite, creates_plain_future
 from flake8_cancel.syntax import (
     BlockKind,
@@ -133,6 +134,7 @@ class CleanupSkippedOnCancellation(Rule):
     fix_safety = FixSafety.SOMETIMES
     # `Exception` (an except clause, or an alias of it) and the name of a cleanup method.
     gate = _gate(CLEANUP_METHODS)
+    screen = handler(Named.EXCEPTION, calls=Named.CLEANUP)
 
     @classmethod
     def gate_pattern(cls, settings):
