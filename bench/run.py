@@ -144,7 +144,8 @@ def commands(corpus: Corpus, environments: Dict[str, Path], with_async: bool) ->
     found = [
         Command("flake8 alone", [tool("flake8", "flake8"), "--isolated", "--select=E9"]),
         Command("flake8 + flake8-cancel", [
-            tool("ours", "flake8"), "--isolated", "--select=CAN", f"--cancel-target-version={TARGET}",
+            tool("ours", "flake8"), "--isolated", "--select=CAN",
+            f"--cancel-target-version={TARGET}",
         ]),
         Command("flake8-cancel", [tool("ours", "flake8-cancel"), f"--target-version={TARGET}"]),
         Command("flake8-cancel --diff", [
@@ -236,12 +237,15 @@ def main() -> int:
     }
     chosen = [c for c in corpora() if not options.corpus or c.name in options.corpus]
     plan = {
-        corpus.name: commands(corpus, environments, options.async_everywhere or corpus.name != "ha-all")
+        corpus.name: commands(
+            corpus, environments, options.async_everywhere or corpus.name != "ha-all"
+        )
         for corpus in chosen
     }
     found = {}
     for corpus in chosen:
-        found[corpus.name] = check_findings_agree(corpus, plan[corpus.name][1], plan[corpus.name][2])
+        plugin, cli = plan[corpus.name][1], plan[corpus.name][2]
+        found[corpus.name] = check_findings_agree(corpus, plugin, cli)
         print(f"{corpus.name}: {corpus.files} files, {found[corpus.name]} findings, the same from "
               "flake8 and the command line", file=sys.stderr)
 
@@ -288,12 +292,13 @@ def main() -> int:
     tables = "\n\n".join(sections)
     print(tables)
     names = " ".join(f"--corpus {c.name}" for c in chosen) if options.corpus else ""
+    everywhere = " --async-everywhere" if options.async_everywhere else ""
     RESULTS.write_text(
         "# Benchmark results\n\n"
         f"Machine: {machine()}. Load average (1, 5, 15 min) before the rounds: {load_before}; "
         f"after: {load()}; the rounds took {minutes:.0f} minutes.\n\n"
         f"Command: `python bench/run.py --runs {options.runs}"
-        f"{' ' + names if names else ''}{' --async-everywhere' if options.async_everywhere else ''}`"
+        f"{' ' + names if names else ''}{everywhere}`"
         f". Medians of {options.runs} rounds; in each round every command ran once on every "
         "corpus, in an order reversed every other round. Ratios are to flake8 alone "
         "(`--select=E9`, without the plugin) on the same files *in the same round*, then the "

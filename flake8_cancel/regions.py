@@ -34,12 +34,13 @@ from __future__ import annotations
 import ast
 import copy
 import re
-from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from flake8_cancel.screen import Place
 from flake8_cancel.syntax import physical_lines
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_BLOCKS = (ast.If, ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # `main_coroutines` (sites.py) looks at the whole module for a runner's call: `asyncio.run(`,
 # `loop.run_until_complete(`, or a module-level alias of `run` (`from asyncio import run as go`).
@@ -103,20 +104,20 @@ def region_for(tree: ast.Module, source: str, candidates: Dict[Place, bool]) -> 
 
 
 def _aliases_of_run(body: List[ast.stmt]) -> List[str]:
-    """Module-level names bound to a ``run``: ``from asyncio import run as go``, ``go = asyncio.run``
-    (also in a top-level ``if`` or ``try``)."""
+    """Module-level names bound to a ``run``: ``from asyncio import run as go``,
+    ``go = asyncio.run`` (also in a top-level ``if`` or ``try``)."""
     found = []
     stack = list(body)
     while stack:
         statement = stack.pop()
         if isinstance(statement, ast.ImportFrom):
-            found += [alias.asname for alias in statement.names if alias.name == "run" and alias.asname]
+            found += [a.asname for a in statement.names if a.name == "run" and a.asname]
         elif isinstance(statement, ast.Assign):
             value = statement.value
             last = value.attr if isinstance(value, ast.Attribute) else getattr(value, "id", None)
             if last == "run":
-                found += [target.id for target in statement.targets if isinstance(target, ast.Name)]
-        elif isinstance(statement, (ast.If, ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))):
+                found += [t.id for t in statement.targets if isinstance(t, ast.Name)]
+        elif isinstance(statement, _BLOCKS):
             stack.extend(statement.body)
             stack.extend(statement.orelse)
             stack.extend(getattr(statement, "finalbody", ()))
@@ -151,12 +152,15 @@ def _cuttable(class_node: ast.ClassDef) -> bool:
 class _Closure:
     """Which units the analysis of the candidates reads (see the module's doc)."""
 
-    def __init__(self, units: Dict[Place, _Unit], classes: Dict[int, ast.ClassDef], lines: List[str]) -> None:
+    def __init__(
+        self, units: Dict[Place, _Unit], classes: Dict[int, ast.ClassDef], lines: List[str]
+    ) -> None:
         self.units = units
         self.classes = classes  # the cut classes, by their index in the module's body
         self.lines = lines
         self._words: Dict[object, Set[str]] = {}
-        self.top_level: Dict[str, List[Place]] = {}  # name -> top-level definitions (cut classes too)
+        # name -> the top-level definitions of that name (a cut class by its index alone)
+        self.top_level: Dict[str, List[Place]] = {}
         self.members: Dict[int, Dict[str, List[Place]]] = {index: {} for index in classes}
         for place, unit in units.items():
             if not isinstance(unit.node, _DEFINITIONS):
@@ -282,7 +286,9 @@ def _region(
                 statement = copy.copy(statement)
                 statement.body = [classes[index].body[member] for member in members]
             pieces.append(_header(classes[index]))
-            pieces.extend((units[Place(index, m)].first, units[Place(index, m)].last) for m in members)
+            pieces.extend(
+                (units[Place(index, m)].first, units[Place(index, m)].last) for m in members
+            )
             statements.append(statement)
         elif Place(index) in kept:
             pieces.append((units[Place(index)].first, units[Place(index)].last))

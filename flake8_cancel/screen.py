@@ -1,13 +1,14 @@
-"""The screen: which top-level statements hold a site that an enabled rule could report, found
-on CPython's ``ast`` before anything is parsed by libcst.
+"""The screen: which statements hold a site that an enabled rule could report, found on
+CPython's ``ast`` before anything is parsed by libcst.
 
 The gate (gate.py) is a text search; the screen runs on the files it lets through, on the tree
 that flake8 hands the plugin (the command line parses one anyway). A module, or a top-level
-statement, without a *candidate* site for any enabled rule never reaches libcst.
+statement (a method, for a class), without a *candidate* site for any enabled rule never
+reaches libcst (regions.py).
 
 Each rule declares its candidates next to its gate (``Rule.screen``), in the words of this
-module: ``handler(Named.CANCELLATION)`` is an ``except`` clause, in an async function, that may name
-the cancellation, of a ``try`` whose body awaits. A candidate is only a necessary condition of a
+module: ``handler(Named.CANCELLATION)`` is an ``except`` clause, in an async function, that may
+name the cancellation, of a ``try`` whose body awaits. A candidate is only a necessary condition of a
 finding, and the screen never decides one: it must let every site through that the rule could
 report, so each test here is looser than the rule's own. A name counts by its last part
 (``asyncio.CancelledError`` and ``futures.CancelledError`` alike); a name bound anywhere in the
@@ -22,13 +23,16 @@ from __future__ import annotations
 import ast
 import enum
 import re
-from typing import Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
+from typing import (
+    Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union,
+)
 
 from flake8_cancel.names import last_names
 from flake8_cancel.settings import Settings
 
 # -- the vocabulary of the declarations ------------------------------------------------------------
 HANDLER, TRY, WITH = "handler", "try", "with"
+
 
 class Named(enum.Enum):
     """What a clause, a suppress() or a raise may name, or a handler call: each stands for a
@@ -44,12 +48,12 @@ class Named(enum.Enum):
     CLEANUP = "cleanup"  # calls: close(), release(), cancel()... and the configured methods
 
 
-
 class Candidate(NamedTuple):
     """A site that a rule could report: every field is a necessary condition."""
 
     site: str  # HANDLER, TRY or WITH, in an async function (not in a nested def or class)
-    names: FrozenSet[Named] = frozenset()  # the clause, or a suppress() item, may name one of these
+    # the clause, or a suppress() item, may name one of these (for a with: none, any with)
+    names: FrozenSet[Named] = frozenset()
     body_awaits: bool = True  # the try's (or with's) body has a cancellation point
     raises: Optional[Named] = None  # the handler raises: ANY raise, or a new CANCELLATION
     calls: Optional[Named] = None  # the handler calls a method of this group (CLEANUP)
@@ -72,6 +76,11 @@ def suppressing_with(*names: Named) -> Candidate:
     """A ``with`` one of whose items is a suppressor (``contextlib.suppress``, a configured one)
     given one of ``names``, whose body awaits."""
     return Candidate(WITH, frozenset(names))
+
+
+def with_statement(body_awaits: bool = True) -> Candidate:
+    """Any ``with`` (whose body awaits, if ``body_awaits``)."""
+    return Candidate(WITH, body_awaits=body_awaits)
 
 
 def try_statement(body_awaits: bool = True, finally_exits: bool = False) -> Candidate:
@@ -212,7 +221,8 @@ class _ModuleScreen:
         if candidate.body_awaits and not self._body_awaits(statement):
             return False
         if candidate.site == TRY:
-            return not candidate.finally_exits or _has_exit(statement.finalbody)  # type: ignore[attr-defined]
+            finalbody = statement.finalbody  # type: ignore[attr-defined]
+            return not candidate.finally_exits or _has_exit(finalbody)
         if candidate.timed and not (scope.in_timeout or self._may_be_timed(scope.function)):
             return False
         return any(
@@ -241,7 +251,7 @@ class _ModuleScreen:
     def _with_candidate(self, statement: ast.stmt, candidate: Candidate) -> bool:
         if candidate.site != WITH:
             return False
-        suppressing = any(
+        suppressing = not candidate.names or any(
             isinstance(item.context_expr, ast.Call)
             and self._may_be(item.context_expr.func, self.words.suppressors)
             and any(
@@ -302,7 +312,8 @@ class _ModuleScreen:
         lines = self.source.splitlines(keepends=True)
         for function in _functions_and_methods(self.tree.body):
             text = "".join(lines[function.lineno - 1:function.end_lineno])
-            awaits.setdefault(function.name, set()).update(re.findall(rf"\bawait\b[\s\\(]*{_CALLEE}", text))
+            awaited = re.findall(rf"\bawait\b[\s\\(]*{_CALLEE}", text)
+            awaits.setdefault(function.name, set()).update(awaited)
         timed = set()
         pending = [name for name in seeds if name]
         while pending:
@@ -462,7 +473,9 @@ def _all_statements(block: List[ast.stmt]) -> Iterator[ast.stmt]:
             stack.extend(reversed(inner))
 
 
-def _statements(statement: ast.stmt, scope: _Scope, opens_timeout) -> Iterator[Tuple[ast.stmt, _Scope]]:
+def _statements(
+    statement: ast.stmt, scope: _Scope, opens_timeout: Callable[[ast.stmt], bool]
+) -> Iterator[Tuple[ast.stmt, _Scope]]:
     """``statement`` and every statement inside it, each with its scope."""
     stack = [(statement, scope)]
     while stack:
