@@ -23,7 +23,6 @@ from typing import (
 
 import libcst as cst
 
-from flake8_cancel.fix_safety import owner_region
 from flake8_cancel.gate import Gate
 from flake8_cancel.positions import positions
 from flake8_cancel.regions import Region, region_for
@@ -31,7 +30,7 @@ from flake8_cancel.registry import Finding, Rule
 from flake8_cancel.rules import all_rules
 from flake8_cancel.screen import Screen
 from flake8_cancel.settings import DEFAULT_TARGET_VERSION, Settings
-from flake8_cancel.sites import HandlerSite, ModuleContext, Site, collect_sites
+from flake8_cancel.sites import ModuleContext, Site, collect_sites
 from flake8_cancel.source import UncheckableFile, parse, python_tree_of, refuse_deep_nesting
 
 TargetVersion = Tuple[int, int]
@@ -208,25 +207,16 @@ class Engine:
         self, region: Region, source: str, target_version: TargetVersion, path: Optional[str]
     ) -> Optional[List[Issue]]:
         """The findings of the module, from its region; None where the whole module must tell:
-        libcst refuses the region (the whole file's parse says why), or whether a finding's fix
-        is safe asks about tasks in the whole module, or in a class the region cut
-        (fix_safety.owner_region)."""
+        libcst refuses the region (the whole file's parse says why)."""
         refuse_deep_nesting(region.tree)
         with self.statistics.timing("parse"):
             try:
                 module = parse(region.text)
             except UncheckableFile:
                 return None
-        issues = self.analyze_module(
+        return self.analyze_module(
             module, source, target_version, region.tree, path, region.file_line
         )
-        for issue in issues:
-            owner = owner_region(issue.site) if isinstance(issue.site, HandlerSite) else None
-            if owner is module or (
-                isinstance(owner, cst.ClassDef) and owner.name.value in region.trimmed
-            ):
-                return None
-        return issues
 
     def analyze_module(
         self,

@@ -9,19 +9,20 @@ what their analysis reads besides them:
 - the module's imports and aliases (names.py): every top-level statement that is not a ``def``
   or a ``class`` is kept, guarded imports and constants alike; so is every statement of a kept
   class's body that is not a ``def`` or a ``class`` (its docstring, its attributes);
-- the functions, classes and methods that a kept unit names, as a word anywhere in its text: a
-  callee that never returns or re-raises what it is given (``f()``, ``self.m()``), a base class
-  whose methods are inherited, a method that cancels a task (``self.close()``), a function
-  annotated ``NoReturn`` (followed until nothing new is named);
+- the functions, classes and methods that a kept unit calls (a name before a parenthesis,
+  anywhere in its text): a callee that never returns or re-raises what it is given (``f()``,
+  ``self.m()``), a method that cancels a task (``self.close()``), a function annotated
+  ``NoReturn`` (followed until nothing new is called); the bases of a kept class (every word of
+  its header), whose methods it inherits;
 - for a function (or method) that holds a candidate of a timeout rule, every unit (of its
   class) that calls it, and so on outward: a deadline may be set on it there
   (``wait_for(f())``, ``await f()`` in a timeout block: deadlines.py);
+- whether a fix would be safe asks which tasks of a candidate's function the functions of its
+  class (for a method) or of the module make, cancel and then await without a handler
+  (fix_safety.owner_region): every unit there that calls the function or says ``cancel`` is
+  kept;
 - which coroutine is the program's main one (``asyncio.run(main())``, sites.py) is asked of the
-  whole module: a module that mentions a runner is parsed whole.
-
-Whether a fix would be safe may depend on every task of a class or of the module
-(fix_safety.owner_region): the engine asks the whole module again for a finding there, when the
-region left part of that out (``Region.trimmed``).
+  whole module: a module that calls a runner is parsed whole.
 
 The region's text is the kept units' own lines, whole and in order (a trimmed class keeps its
 header lines); CPython's tree of it is the file's own nodes (a trimmed class, a shallow copy with
@@ -34,7 +35,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
-from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from flake8_cancel.screen import Place
 from flake8_cancel.syntax import physical_lines
@@ -49,6 +50,7 @@ _RUNNER = r"run|run_until_complete"
 # called (``f()``, ``self.m()``, ``wait_for(self.m())``), but for a class's bases (all words).
 _CALLED = re.compile(r"(\w+)[\s\\]*\(")
 _WORD = re.compile(r"\w+")
+_CANCEL = re.compile(r"\bcancel\b")
 
 
 class Region(NamedTuple):
@@ -58,7 +60,6 @@ class Region(NamedTuple):
     tree: ast.Module  # the file's own nodes for these statements: lines are the file's
     # (first line in ``text``, first line in the file, number of lines) of each kept stretch
     stretches: Sequence[Tuple[int, int, int]]
-    trimmed: FrozenSet[str]  # the classes that keep only some of their methods
 
     def file_line(self, line: int) -> int:
         """The line of the file that line ``line`` of the region's text is."""
@@ -182,10 +183,23 @@ class _Closure:
         for place, unit in self.units.items():
             if place.member is None and not isinstance(unit.node, _DEFINITIONS):
                 self.keep(place)
+        owners: Dict[Optional[int], Set[str]] = {}  # a class (None: the module) -> functions
         for place, asks_callers in candidates.items():
             self.keep(place)
             if asks_callers:
                 self.go_outward(place)
+            node = self.units[place].node
+            is_method = place.member is not None and isinstance(node, _FUNCTIONS)
+            owners.setdefault(place.statement if is_method else None, set()).update(
+                inner.name for inner in ast.walk(node) if isinstance(inner, _FUNCTIONS)
+            )
+        # Where tasks running the candidates' functions are made, and cancelled.
+        for owner, functions in owners.items():
+            for place in self.units:
+                if owner in (None, place.statement) and (
+                    self.cancels(place) or not functions.isdisjoint(self.words_of(place))
+                ):
+                    self.keep(place)
         while self.pending or self.outward:
             while self.pending:
                 self.read(self.words_of(self.pending.pop()))
@@ -193,7 +207,7 @@ class _Closure:
                 target = self.outward.pop()
                 name = self.units[target].node.name  # type: ignore[attr-defined]
                 for place in self.callers_of(target):
-                    if place not in self.kept and name in self.words_of(place):
+                    if name in self.words_of(place):  # kept or not: its callers matter too
                         self.keep(place)
                         self.go_outward(place)
         return self.kept
@@ -235,6 +249,14 @@ class _Closure:
                 for place in self.members[index].get(word, ()):
                     self.keep(place)
 
+    def cancels(self, place: Place) -> bool:
+        """Does the unit cancel something (``t.cancel()``, ``call_soon(t.cancel)``)? Whether
+        a fix is safe asks which tasks of the candidate's functions the functions of its class
+        (for a method), or of the module, make, cancel and then await without a handler
+        (fix_safety.owner_region)."""
+        unit = self.units[place]
+        return any(_CANCEL.search(line) for line in self.lines[unit.first - 1:unit.last])
+
     def callers_of(self, target: Place) -> List[Place]:
         """Where a call of the function at ``target`` may be: anywhere for a top-level
         function, in its own class for a method."""
@@ -275,14 +297,12 @@ def _region(
             kept.add(place)
     pieces: List[Tuple[int, int]] = []  # file lines, in order
     statements: List[ast.stmt] = []
-    trimmed = set()
     for index, statement in enumerate(body):
         if index in classes:
             members = sorted(place.member for place in kept if place.statement == index)
             if not members:
                 continue
             if len(members) < len(statement.body):
-                trimmed.add(statement.name)
                 statement = copy.copy(statement)
                 statement.body = [classes[index].body[member] for member in members]
             pieces.append(_header(classes[index]))
@@ -310,7 +330,7 @@ def _region(
     if text and not text[-1].endswith(("\n", "\r")):
         text[-1] += "\n"
     module = ast.Module(body=statements, type_ignores=[])
-    return Region("".join(text), module, tuple(stretches), frozenset(trimmed))
+    return Region("".join(text), module, tuple(stretches))
 
 
 def _first_line(statement: ast.stmt) -> int:

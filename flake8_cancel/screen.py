@@ -223,12 +223,12 @@ class _ModuleScreen:
         if candidate.site == TRY:
             finalbody = statement.finalbody  # type: ignore[attr-defined]
             return not candidate.finally_exits or _has_exit(finalbody)
-        if candidate.timed and not (scope.in_timeout or self._may_be_timed(scope.function)):
-            return False
-        return any(
+        if not any(
             self._handler_candidate(clause, candidate)
             for clause in statement.handlers  # type: ignore[attr-defined]
-        )
+        ):
+            return False
+        return not candidate.timed or scope.in_timeout or self._may_be_timed(scope.function)
 
     def _handler_candidate(self, clause: ast.ExceptHandler, candidate: Candidate) -> bool:
         if clause.type is None:
@@ -287,20 +287,27 @@ class _ModuleScreen:
             self._timed = self._timed_names()
         return isinstance(function, _FUNCTIONS) and function.name in self._timed
 
+    def _aliases_of(self, name: str) -> Set[str]:
+        """``name`` and the names bound to it, through other names (``wf = asyncio.wait_for``,
+        ``from asyncio import wait_for as wf``)."""
+        found = {name}
+        grew = True
+        while grew:
+            grew = False
+            for bound, values in self.bound.items():
+                if bound not in found and any(_names_one_of(value, found) for value in values):
+                    found.add(bound)
+                    grew = True
+        return found
+
     def _timed_names(self) -> Set[str]:
         """The names of the functions that may run under a deadline, as deadlines.CallIndex
         finds them but by name alone (a method of one class counts for every function of its
         name): run by ``wait_for(f(...))`` (``self.f``, ``cls.f``), awaited in a timeout block,
         or awaited by such a function, transitively. The awaits of a function are searched in
         its text (with those of the functions nested in it)."""
-        wait_for = "|".join(
-            re.escape(name) for name in self.bound
-            if "wait_for" in self._name_meanings(name)
-        )
-        seeds = set(re.findall(
-            rf"\b(?:wait_for{'|' + wait_for if wait_for else ''})[\s\\(]*\(\s*{_CALLEE}",
-            self.source,
-        ))
+        wait_for = "|".join(map(re.escape, self._aliases_of("wait_for")))
+        seeds = set(re.findall(rf"\b(?:{wait_for})[\s\\(]*\(\s*{_CALLEE}", self.source))
         for statement, scope in _statements_of(self.tree.body, self._opens_timeout):
             if scope.in_timeout:
                 seeds.update(
@@ -388,6 +395,15 @@ class _ModuleScreen:
         return []
 
 
+def _names_one_of(value: Union[str, ast.expr], names: Set[str]) -> bool:
+    """Is the bound value one of ``names`` (by its last part)?"""
+    if isinstance(value, str):
+        return value in names
+    if isinstance(value, ast.Name):
+        return value.id in names
+    return isinstance(value, ast.Attribute) and value.attr in names
+
+
 def _bindings(tree: ast.Module) -> Dict[str, List[Union[str, ast.expr]]]:
     """Every name the module binds by an import or an assignment, anywhere, to what: an
     imported name (its last part) or an assigned expression."""
@@ -452,16 +468,22 @@ def _own_nodes(statement: ast.stmt) -> Iterator[ast.AST]:
 
 
 # -- walking -----------------------------------------------------------------------------------
+_BLOCK_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
 def _blocks(statement: ast.stmt) -> Iterator[List[ast.stmt]]:
     """The statement lists a compound statement holds."""
-    for field in ("body", "orelse", "finalbody"):
-        block = getattr(statement, field, None)
-        if block:
+    kind = type(statement)
+    fields = _BLOCK_FIELDS.get(kind)
+    if fields is None:
+        wanted = ("body", "orelse", "finalbody", "handlers", "cases")
+        fields = _BLOCK_FIELDS[kind] = tuple(f for f in wanted if f in kind._fields)
+    for field in fields:
+        block = getattr(statement, field)
+        if field in ("handlers", "cases"):
+            yield from (clause.body for clause in block)
+        elif block:
             yield block
-    for clause in getattr(statement, "handlers", ()):
-        yield clause.body
-    for case in getattr(statement, "cases", ()):
-        yield case.body
 
 
 def _all_statements(block: List[ast.stmt]) -> Iterator[ast.stmt]:
