@@ -37,14 +37,13 @@ import copy
 import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
-from flake8_cancel.screen import Place
+from flake8_cancel.screen import Place, aliases_of
 from flake8_cancel.syntax import physical_lines
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_BLOCKS = (ast.If, ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # `main_coroutines` (sites.py) looks at the whole module for a runner's call: `asyncio.run(`,
-# `loop.run_until_complete(`, or a module-level alias of `run` (`from asyncio import run as go`).
+# `loop.run_until_complete(`, or an alias of `run` (`from asyncio import run as go`).
 _RUNNER = r"run|run_until_complete"
 # A name before an opening parenthesis: what the analysis looks up in the module is always
 # called (``f()``, ``self.m()``, ``wait_for(self.m())``), but for a class's bases (all words).
@@ -80,7 +79,7 @@ def region_for(tree: ast.Module, source: str, candidates: Dict[Place, bool]) -> 
     """The region holding the candidates' units and what their analysis reads; None when that
     is the whole module, or may be. ``candidates``: each place, and whether its callers matter
     (screen.Screen.places_with_candidates)."""
-    runners = "|".join([_RUNNER, *map(re.escape, _aliases_of_run(tree.body))])
+    runners = "|".join([_RUNNER, *map(re.escape, aliases_of("run", tree=tree) - {"run"})])
     if any(  # a call, not the definition of a method named `run`
         not re.search(r"\bdef\s+$", source[max(0, found.start() - 12):found.start()])
         for found in re.finditer(rf"\b(?:{runners})[\s\\)]*\(", source)
@@ -102,29 +101,6 @@ def region_for(tree: ast.Module, source: str, candidates: Dict[Place, bool]) -> 
     if len(kept) == len(units):
         return None
     return _region(tree.body, units, classes, lines, kept)
-
-
-def _aliases_of_run(body: List[ast.stmt]) -> List[str]:
-    """Module-level names bound to a ``run``: ``from asyncio import run as go``,
-    ``go = asyncio.run`` (also in a top-level ``if`` or ``try``)."""
-    found = []
-    stack = list(body)
-    while stack:
-        statement = stack.pop()
-        if isinstance(statement, ast.ImportFrom):
-            found += [a.asname for a in statement.names if a.name == "run" and a.asname]
-        elif isinstance(statement, ast.Assign):
-            value = statement.value
-            last = value.attr if isinstance(value, ast.Attribute) else getattr(value, "id", None)
-            if last == "run":
-                found += [t.id for t in statement.targets if isinstance(t, ast.Name)]
-        elif isinstance(statement, _BLOCKS):
-            stack.extend(statement.body)
-            stack.extend(statement.orelse)
-            stack.extend(getattr(statement, "finalbody", ()))
-            for clause in getattr(statement, "handlers", ()):
-                stack.extend(clause.body)
-    return found
 
 
 def _units(body: List[ast.stmt], classes: Dict[int, ast.ClassDef]) -> Dict[Place, _Unit]:

@@ -8,9 +8,9 @@ reaches libcst (regions.py).
 
 Each rule declares its candidates next to its gate (``Rule.screen``), in the words of this
 module: ``handler(Named.CANCELLATION)`` is an ``except`` clause, in an async function, that may
-name the cancellation, of a ``try`` whose body awaits. A candidate is only a necessary condition of a
-finding, and the screen never decides one: it must let every site through that the rule could
-report, so each test here is looser than the rule's own. A name counts by its last part
+name the cancellation, of a ``try`` whose body awaits. A candidate is only a necessary condition
+of a finding, and the screen never decides one: it must let every site through that the rule
+could report, so each test here is looser than the rule's own. A name counts by its last part
 (``asyncio.CancelledError`` and ``futures.CancelledError`` alike); a name bound anywhere in the
 module (``Stop = asyncio.CancelledError``, ``from asyncio import CancelledError as Stop``,
 ``ERRORS = (OSError, CancelledError)``) counts for what it may be bound to; an expression of
@@ -287,26 +287,13 @@ class _ModuleScreen:
             self._timed = self._timed_names()
         return isinstance(function, _FUNCTIONS) and function.name in self._timed
 
-    def _aliases_of(self, name: str) -> Set[str]:
-        """``name`` and the names bound to it, through other names (``wf = asyncio.wait_for``,
-        ``from asyncio import wait_for as wf``)."""
-        found = {name}
-        grew = True
-        while grew:
-            grew = False
-            for bound, values in self.bound.items():
-                if bound not in found and any(_names_one_of(value, found) for value in values):
-                    found.add(bound)
-                    grew = True
-        return found
-
     def _timed_names(self) -> Set[str]:
         """The names of the functions that may run under a deadline, as deadlines.CallIndex
         finds them but by name alone (a method of one class counts for every function of its
         name): run by ``wait_for(f(...))`` (``self.f``, ``cls.f``), awaited in a timeout block,
         or awaited by such a function, transitively. The awaits of a function are searched in
         its text (with those of the functions nested in it)."""
-        wait_for = "|".join(map(re.escape, self._aliases_of("wait_for")))
+        wait_for = "|".join(map(re.escape, aliases_of("wait_for", self.bound)))
         seeds = set(re.findall(rf"\b(?:{wait_for})[\s\\(]*\(\s*{_CALLEE}", self.source))
         for statement, scope in _statements_of(self.tree.body, self._opens_timeout):
             if scope.in_timeout:
@@ -395,6 +382,26 @@ class _ModuleScreen:
         return []
 
 
+def aliases_of(
+    name: str, bound: Optional[Bindings] = None, tree: Optional[ast.Module] = None
+) -> Set[str]:
+    """``name`` and the names the module binds to it, anywhere, through other names
+    (``wf = asyncio.wait_for``, ``from asyncio import wait_for as wf``); ``bound``: the module's
+    bindings (``_bindings``), else found in ``tree``."""
+    if bound is None:
+        assert tree is not None
+        bound = _bindings(tree)
+    found = {name}
+    grew = True
+    while grew:
+        grew = False
+        for local, values in bound.items():
+            if local not in found and any(_names_one_of(value, found) for value in values):
+                found.add(local)
+                grew = True
+    return found
+
+
 def _names_one_of(value: Union[str, ast.expr], names: Set[str]) -> bool:
     """Is the bound value one of ``names`` (by its last part)?"""
     if isinstance(value, str):
@@ -404,10 +411,13 @@ def _names_one_of(value: Union[str, ast.expr], names: Set[str]) -> bool:
     return isinstance(value, ast.Attribute) and value.attr in names
 
 
-def _bindings(tree: ast.Module) -> Dict[str, List[Union[str, ast.expr]]]:
+Bindings = Dict[str, List[Union[str, ast.expr]]]
+
+
+def _bindings(tree: ast.Module) -> Bindings:
     """Every name the module binds by an import or an assignment, anywhere, to what: an
     imported name (its last part) or an assigned expression."""
-    bound: Dict[str, List[Union[str, ast.expr]]] = {}
+    bound: Bindings = {}
     for statement in _all_statements(tree.body):
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
             for alias in statement.names:
