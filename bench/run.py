@@ -219,6 +219,68 @@ def load() -> str:
         return "unknown"
 
 
+def write_results(
+    options: argparse.Namespace,
+    chosen: List[Corpus],
+    plan: Dict[str, List[Command]],
+    found: Dict[str, int],
+    runs: Dict[str, Dict[str, List[Measurement]]],
+    rounds: int,
+    load_before: str,
+    started: float,
+) -> None:
+    """The table of the rounds so far, printed and written to bench/RESULTS.md (after every
+    round: a long run stopped midway keeps what it measured)."""
+    minutes = (time.time() - started) / 60
+
+    sections = []
+    for corpus in chosen:
+        measured = runs[corpus.name]
+        base = measured["flake8 alone"]
+        lines = [
+            f"### {corpus.name}: {corpus.files} files, {found[corpus.name]} findings",
+            "",
+            "| command | wall s | CPU s | wall ratio | wall ratio range | CPU ratio | "
+            "wall − flake8 alone s | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for command in plan[corpus.name]:
+            values = measured[command.label]
+            wall_ratios = [run.wall / b.wall for run, b in zip(values, base)]
+            cpu_ratios = [run.cpu / b.cpu for run, b in zip(values, base)]
+            extra = [run.wall - b.wall for run, b in zip(values, base)]
+            lines.append(
+                f"| {command.label} | {statistics.median(v.wall for v in values):.2f} | "
+                f"{statistics.median(v.cpu for v in values):.2f} | "
+                f"{statistics.median(wall_ratios):.3f} | "
+                f"{min(wall_ratios):.3f}–{max(wall_ratios):.3f} | "
+                f"{statistics.median(cpu_ratios):.3f} | {statistics.median(extra):+.3f} | "
+                f"{max(v.peak_rss_mb for v in values):.0f} |"
+            )
+        sections.append("\n".join(lines))
+    tables = "\n\n".join(sections)
+    print(tables)
+    names = " ".join(f"--corpus {c.name}" for c in chosen) if options.corpus else ""
+    everywhere = " --async-everywhere" if options.async_everywhere else ""
+    RESULTS.write_text(
+        "# Benchmark results\n\n"
+        f"Machine: {machine()}. Load average (1, 5, 15 min) before the rounds: {load_before}; "
+        f"after: {load()}; the rounds took {minutes:.0f} minutes.\n\n"
+        f"Command: `python bench/run.py --runs {options.runs}"
+        f"{' ' + names if names else ''}{everywhere}`"
+        f" ({rounds} of them done). Medians of the rounds; in each round every command ran once on every "
+        "corpus, in an order reversed every other round. Ratios are to flake8 alone "
+        "(`--select=E9`, without the plugin) on the same files *in the same round*, then the "
+        "median over the rounds (and their range): this machine's speed drifts by more than "
+        "the plugin costs, so ratios of medians taken minutes apart would measure the drift. "
+        "Peak RSS: the largest process of a run (the command line's workers are processes of "
+        "their own), the largest over the rounds. Versions: "
+        f"{FLAKE8}, {RUFF}, {FLAKE8_ASYNC}; `flake8-cancel --diff` computes every fix and "
+        "prints it, writing nothing.\n\n"
+        f"{tables}\n"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds (default 5)")
@@ -262,55 +324,9 @@ def main() -> int:
                 runs[corpus.name][command.label].append(result)
                 print(f"round {round_number + 1}/{options.runs}: {corpus.name}: {command.label}: "
                       f"{result.wall:.2f}s", file=sys.stderr)
-    minutes = (time.time() - started) / 60
-
-    sections = []
-    for corpus in chosen:
-        measured = runs[corpus.name]
-        base = measured["flake8 alone"]
-        lines = [
-            f"### {corpus.name}: {corpus.files} files, {found[corpus.name]} findings",
-            "",
-            "| command | wall s | CPU s | wall ratio | wall ratio range | CPU ratio | "
-            "wall − flake8 alone s | peak RSS MB |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for command in plan[corpus.name]:
-            values = measured[command.label]
-            wall_ratios = [run.wall / b.wall for run, b in zip(values, base)]
-            cpu_ratios = [run.cpu / b.cpu for run, b in zip(values, base)]
-            extra = [run.wall - b.wall for run, b in zip(values, base)]
-            lines.append(
-                f"| {command.label} | {statistics.median(v.wall for v in values):.2f} | "
-                f"{statistics.median(v.cpu for v in values):.2f} | "
-                f"{statistics.median(wall_ratios):.3f} | "
-                f"{min(wall_ratios):.3f}–{max(wall_ratios):.3f} | "
-                f"{statistics.median(cpu_ratios):.3f} | {statistics.median(extra):+.3f} | "
-                f"{max(v.peak_rss_mb for v in values):.0f} |"
-            )
-        sections.append("\n".join(lines))
-    tables = "\n\n".join(sections)
-    print(tables)
-    names = " ".join(f"--corpus {c.name}" for c in chosen) if options.corpus else ""
-    everywhere = " --async-everywhere" if options.async_everywhere else ""
-    RESULTS.write_text(
-        "# Benchmark results\n\n"
-        f"Machine: {machine()}. Load average (1, 5, 15 min) before the rounds: {load_before}; "
-        f"after: {load()}; the rounds took {minutes:.0f} minutes.\n\n"
-        f"Command: `python bench/run.py --runs {options.runs}"
-        f"{' ' + names if names else ''}{everywhere}`"
-        f". Medians of {options.runs} rounds; in each round every command ran once on every "
-        "corpus, in an order reversed every other round. Ratios are to flake8 alone "
-        "(`--select=E9`, without the plugin) on the same files *in the same round*, then the "
-        "median over the rounds (and their range): this machine's speed drifts by more than "
-        "the plugin costs, so ratios of medians taken minutes apart would measure the drift. "
-        "Peak RSS: the largest process of a run (the command line's workers are processes of "
-        "their own), the largest over the rounds. Versions: "
-        f"{FLAKE8}, {RUFF}, {FLAKE8_ASYNC}; `flake8-cancel --diff` computes every fix and "
-        "prints it, writing nothing.\n\n"
-        f"{tables}\n"
-    )
-    print(f"written to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+        write_results(
+            options, chosen, plan, found, runs, round_number + 1, load_before, started
+        )
     return 0
 
 
