@@ -156,8 +156,9 @@ class Engine:
 
         ``path`` locates the project (its pyproject.toml) for the target version.
         ``python_tree`` is the running Python's ``ast`` of this text, when there is one already
-        (flake8 has it); otherwise CPython's parser screens the text first, see
-        ``source.screen_with_python``. It also says where findings are (positions.py).
+        (flake8 has it); otherwise CPython's parser builds one (``source.python_tree_of``). The
+        screen looks for candidates on it (screen.py), and it says where findings are
+        (positions.py).
         """
         stats = self.statistics
         stats.counts["files"] += 1

@@ -168,28 +168,21 @@ def owner_relies_on_a_quiet_end(site: HandlerSite) -> bool:
     owner relies on the task ending quietly: re-raising in the task makes the owner raise. The
     right fix changes both places, which only a person can do."""
     function = site.scope.function
-    region = owner_region(site)
-    if function is None or region is None:
-        return False
-    is_method = region is site.scope.owner_class
-    tasks = _tasks_in(region, is_method, site.context).get(function.name.value, set())
-    return bool(tasks & _quietly_awaited_in(region, site.context))
-
-
-def owner_region(site: HandlerSite) -> Optional[cst.CSTNode]:
-    """Where the tasks running the site's function, and their owners, are: a method's in its
-    class; a nested function's in the function around it; a module-level function's anywhere
-    in the module. None outside a function."""
-    function = site.scope.function
     if function is None:
-        return None
+        return False
+    context = site.context
     owner_class = site.scope.owner_class
-    if owner_class is not None and any(
+    is_method = owner_class is not None and any(
         statement is function for statement in statements(owner_class.body)
-    ):
-        return owner_class
+    )
+    # A method's tasks and their owners are in its class; a nested function's, in the function
+    # around it; a module-level function's, anywhere in the module.
     enclosing = site.scope.parent.function if site.scope.parent is not None else None
-    return enclosing if enclosing is not None else site.context.module
+    region: cst.CSTNode = (  # type: ignore[assignment]
+        owner_class if is_method else enclosing if enclosing is not None else context.module
+    )
+    tasks = _tasks_in(region, is_method, context).get(function.name.value, set())
+    return bool(tasks & _quietly_awaited_in(region, context))
 
 
 def _tasks_in(region: cst.CSTNode, is_method: bool, context: ModuleContext) -> Dict[str, Set[str]]:

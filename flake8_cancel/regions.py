@@ -19,8 +19,8 @@ what their analysis reads besides them:
   (``wait_for(f())``, ``await f()`` in a timeout block: deadlines.py);
 - whether a fix would be safe asks which tasks of a candidate's function the functions of its
   class (for a method) or of the module make, cancel and then await without a handler
-  (fix_safety.owner_region): every unit there that calls the function or says ``cancel`` is
-  kept;
+  (fix_safety.owner_relies_on_a_quiet_end): every unit there that calls the function or says
+  ``cancel`` is kept;
 - which coroutine is the program's main one (``asyncio.run(main())``, sites.py) is asked of the
   whole module: a module that calls a runner is parsed whole.
 
@@ -229,7 +229,7 @@ class _Closure:
         """Does the unit cancel something (``t.cancel()``, ``call_soon(t.cancel)``)? Whether
         a fix is safe asks which tasks of the candidate's functions the functions of its class
         (for a method), or of the module, make, cancel and then await without a handler
-        (fix_safety.owner_region)."""
+        (fix_safety.owner_relies_on_a_quiet_end)."""
         unit = self.units[place]
         return any(_CANCEL.search(line) for line in self.lines[unit.first - 1:unit.last])
 
