@@ -232,3 +232,19 @@ def test_a_module_that_calls_a_runner_is_parsed_whole():
     engine = Engine(Settings(target_version=(3, 11)))
     candidates = engine.rule_set((3, 11)).screen.places_with_candidates(tree, source)
     assert region_for(tree, source, candidates) is None  # MODULE alone defines a `run` only
+
+
+def test_a_position_found_without_the_ast_is_still_the_files():
+    """When the ``ast`` cannot be matched with the region, libcst's own positions (lines of the
+    region's text) are mapped back to the file's lines."""
+    tree = ast.parse(MODULE)
+    engine = Engine(Settings(target_version=(3, 11)))
+    candidates = engine.rule_set((3, 11)).screen.places_with_candidates(tree, MODULE)
+    region = region_for(tree, MODULE, candidates)
+    assert region is not None
+    module = parse(region.text)
+    unmatched = ast.Module(body=[], type_ignores=[])
+    issues = engine.analyze_module(
+        module, MODULE, (3, 11), unmatched, None, region.file_line
+    )
+    assert [(issue.finding.line, issue.finding.column) for issue in issues] == [(22, 8)]
