@@ -54,7 +54,45 @@ def doubts(site: HandlerSite) -> List[str]:
         found.append("an enclosing handler of the function would catch the cancellation")
     if owner_relies_on_a_quiet_end(site):
         found.append("a task running this coroutine is cancelled and awaited without a handler")
+    if cancels_its_own_scope(site):
+        found.append("the function cancels the scope around the try: it asked for this one")
     return found
+
+
+# -- a cancellation the function asked for ---------------------------------------------------------
+def cancels_its_own_scope(site: HandlerSite) -> bool:
+    """The ``try`` is inside a scope that the function itself cancels (``with CancelScope() as
+    scope: scope.cancel()`` in trio or anyio, before or inside the ``try``): the cancellation the
+    handler sees may be the one it requested, and what it does with it may be on purpose (a test
+    of cancellation)."""
+    function = site.scope.function
+    if function is None:
+        return False
+    path = path_to(statements(function.body), site.try_site.node)
+    if path is None:
+        return False
+    for holder, _ in holders(path):
+        if not isinstance(holder, cst.With):
+            continue
+        for item in holder.items:
+            if item.asname is None or not site.vocabulary.is_cancel_scope(item.item):
+                continue
+            scope = dotted_name(item.asname.name)  # type: ignore[arg-type]
+            if scope is not None and any(
+                dotted_name(receiver) == scope for receiver in _cancel_calls(holder.body)
+            ):
+                return True
+    return False
+
+
+def _cancel_calls(node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
+    for current in descendants(node):
+        if (
+            isinstance(current, cst.Call)
+            and isinstance(current.func, cst.Attribute)
+            and current.func.attr.value == "cancel"
+        ):
+            yield current.func.value
 
 
 # -- the child's cancellation ------------------------------------------------------------------

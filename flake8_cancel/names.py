@@ -116,6 +116,8 @@ SHIELDING_SCOPES: QualifiedNames = frozenset(
         for scope in ("CancelScope", "move_on_after", "move_on_at", "fail_after", "fail_at")
     }
 )
+# Their scopes, shielded or not: `with CancelScope() as scope: scope.cancel()`.
+CANCEL_SCOPES: QualifiedNames = SHIELDING_SCOPES
 # Awaits that are a scheduling point but never a cancellation point.
 UNCANCELLABLE_AWAITS: QualifiedNames = frozenset(
     {
@@ -517,6 +519,10 @@ class Vocabulary:
             and isinstance(node.expression, cst.Call)
             and self.bindings.resolves_to(node.expression.func, UNCANCELLABLE_AWAITS)
         )
+
+    def is_cancel_scope(self, node: cst.BaseExpression) -> bool:
+        """A trio or anyio cancel scope: ``CancelScope()``, ``move_on_after(...)``, ..."""
+        return isinstance(node, cst.Call) and self.bindings.resolves_to(node.func, CANCEL_SCOPES)
 
     def is_exception_group(self, node: cst.BaseExpression) -> bool:
         """``BaseExceptionGroup(...)`` or ``ExceptionGroup(...)`` (builtin or backport)."""

@@ -3,6 +3,7 @@ from typing import Iterable, Optional
 import libcst as cst
 
 from flake8_cancel.edits import Fix
+from flake8_cancel.fix_safety import cancels_its_own_scope
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.sites import DIRECT, HandlerSite
@@ -55,6 +56,10 @@ class CancelledErrorNewInstance(Rule):
     Safe, where there is a fix: the `raise` becomes a bare `raise`, which re-raises the
     cancellation that the handler caught. The message passed to the new instance (and a
     `from` clause) are dropped; the original message and traceback are kept instead.
+
+    Unsafe inside a trio or anyio scope that the function cancels itself (`with CancelScope() as
+    scope: scope.cancel()` around the `try`): the cancellation is the one it asked for, and the
+    new instance may be the point, as in a test of how a replaced cancellation is treated.
 
     There is no fix (the finding is still reported):
     - inside an inner `except` clause of the handler, where a bare `raise` would re-raise the
@@ -124,7 +129,9 @@ class CancelledErrorNewInstance(Rule):
                 exc=None, cause=None, whitespace_after_raise=cst.MaybeSentinel.DEFAULT
             )
 
-        return Fix(((node, rebuild),))
+        # Inside a scope the function cancels itself, the new instance may be the point (a test
+        # of how a replaced cancellation is treated).
+        return Fix(((node, rebuild),), safe=not cancels_its_own_scope(site))
 
 
 def _raises_new_cancelled(node: cst.Raise, vocabulary) -> bool:
