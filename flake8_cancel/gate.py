@@ -17,16 +17,19 @@ GatePattern = Union[str, Tuple[str, ...]]
 
 # An `except` clause, or a tuple of exceptions, that names TimeoutError. A bounded window, not
 # `[^:]*`, because a comment inside a multi-line clause can hold a colon.
-TIMEOUT_HANDLER = r"except[\s\S]{0,200}?TimeoutError|=\s*\([^)]*TimeoutError"
-# Searched before TIMEOUT_HANDLER, which is tried at every `except` of the text.
-TIMEOUT_NAMED = r"TimeoutError"
+TIMEOUT_HANDLER = (
+    r"except[\s\S]{0,200}?(?:TimeoutError|TooSlowError)|=\s*\([^)]*(?:TimeoutError|TooSlowError)"
+)
+# Searched before TIMEOUT_HANDLER, which is tried at every `except` of the text. (trio's
+# fail_after raises TooSlowError.)
+TIMEOUT_NAMED = r"TimeoutError|TooSlowError"
 
 
 def cancellation_names(settings: Settings, *also: str) -> str:
-    """``CancelledError``, anyio's ``get_cancelled_exc_class``, the configured cancellation
-    exceptions' last names, and ``also``."""
+    """``CancelledError`` (and trio's ``Cancelled``), anyio's ``get_cancelled_exc_class``, the
+    configured cancellation exceptions' last names, and ``also``."""
     return "|".join(
-        ["CancelledError", "get_cancelled_exc_class", *also,
+        ["Cancelled", "get_cancelled_exc_class", *also,
          *last_names(settings.extra_cancelled_names)]
     )
 

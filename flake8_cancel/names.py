@@ -33,7 +33,11 @@ CANCELLED_ERROR: QualifiedNames = frozenset(
 ANYIO_CANCELLED_CLASS: QualifiedNames = frozenset(
     {"anyio.get_cancelled_exc_class()", "anyio._core._eventloop.get_cancelled_exc_class()"}
 )
-CANCELLATION_CLASSES: QualifiedNames = CANCELLED_ERROR | ANYIO_CANCELLED_CLASS
+# trio's cancellation: level-triggered, delivered again at the next checkpoint of a cancelled scope.
+TRIO_CANCELLED: QualifiedNames = frozenset(
+    {"trio.Cancelled", "trio._core.Cancelled", "trio._core._exceptions.Cancelled"}
+)
+CANCELLATION_CLASSES: QualifiedNames = CANCELLED_ERROR | ANYIO_CANCELLED_CLASS | TRIO_CANCELLED
 # Different classes from asyncio's since 3.8 (an Exception), or gone (asyncio.futures').
 FUTURES_CANCELLED_ERROR: QualifiedNames = frozenset(
     {
@@ -91,7 +95,9 @@ ASYNCIO_TIMEOUT_ERROR: QualifiedNames = frozenset(
     {"asyncio.TimeoutError", "asyncio.exceptions.TimeoutError"}
 )
 BUILTIN_TIMEOUT_ERROR = "builtins.TimeoutError"
-TIMEOUT_ERROR: QualifiedNames = ASYNCIO_TIMEOUT_ERROR | {
+# What trio's fail_after/fail_at raise outside their block (anyio's raise the builtin).
+TRIO_TIMEOUT_ERROR: QualifiedNames = frozenset({"trio.TooSlowError", "trio._timeouts.TooSlowError"})
+TIMEOUT_ERROR: QualifiedNames = ASYNCIO_TIMEOUT_ERROR | TRIO_TIMEOUT_ERROR | {
     BUILTIN_TIMEOUT_ERROR,
     "concurrent.futures.TimeoutError",
     "concurrent.futures._base.TimeoutError",
@@ -127,6 +133,32 @@ UNCANCELLABLE_AWAITS: QualifiedNames = frozenset(
         "anyio.lowlevel.cancel_shielded_checkpoint",
     }
 )
+
+# trio's and anyio's deadline scopes, entered with a plain `with`: inside, the deadline arrives as
+# the library's cancellation; the timeout exception exists only outside.
+DEADLINE_SCOPES: QualifiedNames = frozenset(
+    {
+        f"{library}.{scope}"
+        for library in ("trio", "anyio")
+        for scope in ("fail_after", "fail_at")
+    }
+    | {"trio._timeouts.fail_after", "trio._timeouts.fail_at", "anyio._core._tasks.fail_after"}
+)
+LIBRARIES = ("asyncio", "anyio", "trio")
+# Generator-based coroutines (before `async def`; asyncio.coroutine is gone since 3.11).
+COROUTINE_DECORATORS: QualifiedNames = frozenset(
+    {"asyncio.coroutine", "asyncio.coroutines.coroutine", "types.coroutine"}
+)
+# What runs a coroutine object given to it: `asyncio.wait_for(fetch(), 10)`.
+COROUTINE_RUNNERS: QualifiedNames = frozenset(
+    {
+        "asyncio.wait_for", "asyncio.tasks.wait_for", "asyncio.ensure_future",
+        "asyncio.tasks.ensure_future", "asyncio.create_task", "asyncio.tasks.create_task",
+        "asyncio.gather", "asyncio.tasks.gather", "asyncio.shield", "asyncio.tasks.shield",
+        "asyncio.run", "asyncio.runners.run",
+    }
+)
+RUNNER_METHODS = ("run_until_complete", "create_task", "ensure_future")
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 # What `from MODULE import *` is known to bind; enough for the names the rules care about.
@@ -495,6 +527,42 @@ class Vocabulary:
         return isinstance(node, cst.Call) and self.bindings.resolves_to(
             node.func, self.timeout_managers
         )
+
+    def is_deadline_scope(self, node: cst.BaseExpression) -> bool:
+        """``trio.fail_after(...)``, ``anyio.fail_at(...)``: a plain ``with``'s deadline."""
+        return isinstance(node, cst.Call) and self.bindings.resolves_to(node.func, DEADLINE_SCOPES)
+
+    def sets_deadline(self, node: cst.With) -> bool:
+        """Does this ``with`` put a deadline on its body (``async with asyncio.timeout()``,
+        ``with trio.fail_after()``), that arrives there as the cancellation?"""
+        if node.asynchronous is not None:
+            return any(self.is_timeout_manager(item.item) for item in node.items)
+        return any(self.is_deadline_scope(item.item) for item in node.items)
+
+    @property
+    def libraries(self) -> FrozenSet[str]:
+        """Which of asyncio, anyio and trio the module uses (imports, or is part of)."""
+        roots = {
+            meaning.split(".", 1)[0]
+            for _, meanings in self.bindings.visible_names()
+            for meaning in meanings
+        }
+        if self.bindings.project is not None:
+            roots.add(self.bindings.project)
+        return frozenset(roots & set(LIBRARIES))
+
+    @property
+    def library(self) -> Optional[str]:
+        """The library whose cancellation this module's code sees, for messages and fixes:
+        anyio wherever it is used (its cancellation class is right on either backend), else
+        trio or asyncio alone; asyncio where none is imported; None where trio and asyncio mix
+        (which cancellation arrives depends on the code path)."""
+        used = self.libraries
+        if "anyio" in used:
+            return "anyio"
+        if "trio" in used:
+            return None if "asyncio" in used else "trio"
+        return "asyncio"
 
     def shields(self, node: cst.CSTNode) -> bool:
         """Is ``node`` out of the reach of an outer cancellation: a ``with`` of a shielding

@@ -17,6 +17,9 @@ import libcst as cst
 from flake8_cancel.deadlines import CallIndex, header_expressions
 from flake8_cancel.flow import HandlerPaths, analyze_handler, function_never_returns, function_reraises
 from flake8_cancel.names import (
+    COROUTINE_DECORATORS,
+    COROUTINE_RUNNERS,
+    RUNNER_METHODS,
     TEST_CASE_NEVER_RETURNING_METHODS,
     TEST_CASES,
     WAIT_FOR,
@@ -41,6 +44,8 @@ from flake8_cancel.syntax import (
     descendants,
     dotted_name,
     has_cancellation_point,
+    is_generator,
+    is_yield_from,
     method_receiver,
     reference_key,
     small_statements,
@@ -89,7 +94,9 @@ class ModuleContext:
         self._cancelled_by_method: Dict[Tuple[int, str], FrozenSet[str]] = {}
         self.vocabulary = self.vocabulary_for(self.bindings)
         # Filled by the walker, only where a timeout rule could fire.
-        self.call_index: Optional[CallIndex] = CallIndex(module) if index_calls else None
+        self.call_index: Optional[CallIndex] = (
+            CallIndex(module, self.is_coroutine) if index_calls else None
+        )
 
     @cached_property
     def target_version_declared(self) -> bool:
@@ -98,6 +105,61 @@ class ModuleContext:
         if self.settings.target_version is not None:
             return True
         return self.path is not None and project_target_version(self.path) is not None
+
+    def is_coroutine(self, function: cst.FunctionDef) -> bool:
+        """An ``async def``, or a generator-based coroutine (generator_coroutines)."""
+        return function.asynchronous is not None or id(function) in self.generator_coroutines
+
+    @cached_property
+    def generator_coroutines(self) -> FrozenSet[int]:
+        """id() of the generator functions that are coroutines: decorated
+        ``@asyncio.coroutine`` or ``@types.coroutine`` (any spelling), or run as one by the
+        module (called into ``asyncio.wait_for``, ``ensure_future``, ``create_task``,
+        ``gather``, ``run_until_complete``, or in ``yield from`` of another such coroutine).
+        Functions are matched by name (``f()``, ``self.f()``), as callees are elsewhere."""
+        if "yield from" not in self.source:
+            return frozenset()
+        generators: Dict[str, List[cst.FunctionDef]] = {}
+        found: Set[int] = set()
+        pending: List[cst.FunctionDef] = []
+        for node in descendants(self.module, enter_nested_scopes=True):
+            if isinstance(node, cst.FunctionDef) and node.asynchronous is None and is_generator(
+                node
+            ):
+                generators.setdefault(node.name.value, []).append(node)
+                if any(
+                    self.bindings.resolves_to(decorator.decorator, COROUTINE_DECORATORS)
+                    for decorator in node.decorators
+                ):
+                    pending.append(node)
+        if not generators:
+            return frozenset()
+
+        def named(call: cst.BaseExpression) -> List[cst.FunctionDef]:
+            if not isinstance(call, cst.Call):
+                return []
+            func = call.func
+            name = func.value if isinstance(func, cst.Name) else (
+                func.attr.value if isinstance(func, cst.Attribute) and _is_self(func.value) else None
+            )
+            return generators.get(name, []) if name is not None else []
+
+        for node in descendants(self.module, enter_nested_scopes=True):
+            if isinstance(node, cst.Call) and (
+                self.bindings.resolves_to(node.func, COROUTINE_RUNNERS)
+                or method_receiver(node, RUNNER_METHODS) is not None
+            ):
+                for argument in node.args:
+                    pending.extend(named(argument.value))
+        while pending:
+            function = pending.pop()
+            if id(function) in found:
+                continue
+            found.add(id(function))
+            for node in descendants(function.body):
+                if is_yield_from(node):
+                    pending.extend(named(node.value.item))  # type: ignore[union-attr]
+        return frozenset(found)
 
     @cached_property
     def timed_functions(self) -> Set[int]:
@@ -1019,7 +1081,7 @@ class _SiteCollector:
                 continue
             inner, timed = scope, in_timeout
             if isinstance(statement, cst.FunctionDef):
-                is_async = statement.asynchronous is not None
+                is_async = self.context.is_coroutine(statement)
                 inner = Scope(self.context, statement, is_async, scope, scope.owner_class)
                 timed = False
             elif isinstance(statement, cst.ClassDef):
@@ -1030,9 +1092,6 @@ class _SiteCollector:
             elif isinstance(statement, cst.With):
                 if scope.is_async:
                     self.with_sites.append(WithSite(statement, scope, self.context))
-                timed = in_timeout or (
-                    statement.asynchronous is not None
-                    and any(scope.vocabulary.is_timeout_manager(i.item) for i in statement.items)
-                )
+                timed = in_timeout or scope.vocabulary.sets_deadline(statement)
             for block in blocks(statement):
                 self.walk(statements(block.suite), inner, timed)

@@ -2,7 +2,7 @@
 
 A fixture is ``fixtures/*.py`` (not ``*.fixed.py``). A line ending in ``# error: CAN101`` (or
 ``# error: CAN101, CAN103``) must get exactly those findings; every other line must get none.
-A first line ``# options: --target-version=3.10 --cancelled-names=trio.Cancelled`` passes CLI
+A first line ``# options: --target-version=3.10 --cancelled-names=curio.TaskCancelled`` passes CLI
 options; flake8 gets the same ones with its ``--cancel-`` prefix. Every rule is selected, the
 opt-in ones too.
 

@@ -797,28 +797,41 @@ def test_futures_cancelled_error_is_not_the_cancellation(source, exception_type)
 
 
 def test_a_configured_cancellation_name_names_cancellation():
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",))
-    assert caught("import trio", "trio.Cancelled", settings) == {"names_cancellation"}
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",))
+    assert caught("import curio", "curio.TaskCancelled", settings) == {"names_cancellation"}
 
 
 def test_a_configured_cancellation_name_imported_from_its_module_names_cancellation():
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",))
-    assert caught("from trio import Cancelled", "Cancelled", settings) == {"names_cancellation"}
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",))
+    assert caught("from curio import TaskCancelled", "TaskCancelled", settings) == {"names_cancellation"}
 
 
 def test_an_unconfigured_cancellation_name_does_not_name_cancellation():
-    assert caught("import trio", "trio.Cancelled") == frozenset()
+    assert caught("import curio", "curio.TaskCancelled") == frozenset()
+
+
+@pytest.mark.parametrize(
+    "source, exception_type",
+    [
+        ("import trio", "trio.Cancelled"),
+        ("from trio import Cancelled", "Cancelled"),
+        ("import anyio", "anyio.get_cancelled_exc_class()"),
+        ("from anyio import get_cancelled_exc_class as cancelled", "cancelled()"),
+    ],
+)
+def test_trio_and_anyio_cancellation_names_cancellation_by_default(source, exception_type):
+    assert caught(source, exception_type) == {"names_cancellation"}
 
 
 def test_configuring_a_cancellation_name_keeps_asyncios():
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",))
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",))
     assert caught("import asyncio", "asyncio.CancelledError", settings) == {"names_cancellation"}
 
 
 def test_is_cancelled_error_follows_the_configured_names():
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",))
-    vocabulary = vocabulary_of("import trio, asyncio", settings)
-    assert vocabulary.is_cancelled_error(cst.parse_expression("trio.Cancelled")) is True
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",))
+    vocabulary = vocabulary_of("import curio, asyncio", settings)
+    assert vocabulary.is_cancelled_error(cst.parse_expression("curio.TaskCancelled")) is True
     assert vocabulary.is_cancelled_error(cst.parse_expression("asyncio.TimeoutError")) is False
 
 

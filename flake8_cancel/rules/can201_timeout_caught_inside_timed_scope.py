@@ -1,6 +1,6 @@
 import libcst as cst
 
-from flake8_cancel.edits import qualified_reference, reraise_at_end
+from flake8_cancel.edits import cancellation_reference, reraise_at_end
 from flake8_cancel.flow import Exit
 from flake8_cancel.gate import TIMEOUT_HANDLER, TIMEOUT_NAMED
 from flake8_cancel.names import last_names
@@ -12,7 +12,7 @@ from flake8_cancel.syntax import descendants
 # timeout(...)` line, a `wait_for(f(...))` of a function named here, or an `await f(...)` /
 # `await self.f(...)` indented under a timeout block (f then runs timed).
 _UNDER_TIMEOUT_BLOCK = (
-    r"^([ \t]*)async[ \t]+with[^:]{0,300}?timeout(?:_at)?\([^\n]*\n"
+    r"^([ \t]*)(?:async[ \t]+)?with[^:]{0,300}?(?:timeout(?:_at)?|fail_(?:after|at))\([^\n]*\n"
     r"(?:\1[ \t]+\S[^\n]*\n|[ \t]*\n|\1[)\]}][^\n]*\n)*?\1[ \t]+"
 )
 TIMED_SCOPE = (
@@ -136,12 +136,12 @@ class TimeoutCaughtInsideTimedScope(Rule):
     fix_safety = FixSafety.UNSAFE
     needs_call_index = True
     # An except clause (or a tuple alias) naming TimeoutError, and something that sets a deadline.
-    gate = (r"wait_for|timeout(?:_at)?\(", TIMEOUT_NAMED, TIMEOUT_HANDLER, TIMED_SCOPE)
+    gate = (r"wait_for|timeout(?:_at)?\(|fail_(?:after|at)\(", TIMEOUT_NAMED, TIMEOUT_HANDLER, TIMED_SCOPE)
 
     @classmethod
     def gate_pattern(cls, settings):
         extra = last_names(settings.extra_timeout_managers)
-        sources = "|".join([r"wait_for|timeout(?:_at)?\(", *extra])
+        sources = "|".join([r"wait_for|timeout(?:_at)?\(|fail_(?:after|at)\(", *extra])
         if not extra:
             return cls.gate
         # A configured manager may be spelled any way: keep the looser gate.
@@ -169,7 +169,10 @@ class TimeoutCaughtInsideTimedScope(Rule):
             return None
         if any(end.exit is Exit.RAISE_OTHER for end in site.paths.ends):
             return None  # catching the cancellation there would convert it: CAN105
-        reference, imports = qualified_reference(bindings, "asyncio.CancelledError")
+        named = cancellation_reference(site.vocabulary)
+        if named is None:
+            return None
+        reference, imports = named
         fix = reraise_at_end(site, exception_type=reference)
         return fix._replace(imports=imports) if fix is not None else None
 
@@ -190,7 +193,11 @@ def body_has_own_timeout(try_site: TrySite) -> bool:
     for node in descendants(try_site.node.body):
         if not isinstance(node, cst.Call):
             continue
-        if vocabulary.is_wait_for(node) or vocabulary.is_timeout_manager(node):
+        if (
+            vocabulary.is_wait_for(node)
+            or vocabulary.is_timeout_manager(node)
+            or vocabulary.is_deadline_scope(node)
+        ):
             return True
         for argument in node.args:
             keyword = argument.keyword
