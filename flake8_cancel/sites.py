@@ -856,13 +856,37 @@ class HandlerSite:
         )
 
 
-Site = Union[HandlerSite, TrySite, WithSite]
+class FunctionSite:
+    """One ``def`` or ``async def``, in any scope: for the rules that judge a whole function
+    (what it raises, what an ``__exit__`` does)."""
+
+    def __init__(self, node: cst.FunctionDef, scope: Scope) -> None:
+        self.node = node
+        self.scope = scope  # the function's own scope
+
+    @property
+    def context(self) -> ModuleContext:
+        return self.scope.context
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.scope.vocabulary
+
+    @property
+    def is_method(self) -> bool:
+        """Defined directly in a class body."""
+        parent = self.scope.parent
+        return parent is not None and parent.function is None and parent.owner_class is not None
+
+
+Site = Union[HandlerSite, TrySite, WithSite, FunctionSite]
 
 
 class ModuleSites(NamedTuple):
     context: ModuleContext
     try_sites: List[TrySite]
     with_sites: List[WithSite]
+    function_sites: List[FunctionSite]
 
     def handler_sites(self) -> Iterator[HandlerSite]:
         for try_site in self.try_sites:
@@ -871,10 +895,12 @@ class ModuleSites(NamedTuple):
 
 
 def collect_sites(context: ModuleContext) -> ModuleSites:
-    """The one traversal: the sites of every async scope of the module."""
+    """The one traversal: the sites of every async scope of the module, and every function."""
     collector = _SiteCollector(context)
     collector.walk(context.module.body, Scope(context), False)
-    return ModuleSites(context, collector.try_sites, collector.with_sites)
+    return ModuleSites(
+        context, collector.try_sites, collector.with_sites, collector.function_sites
+    )
 
 
 class _SiteCollector:
@@ -884,6 +910,7 @@ class _SiteCollector:
         self.context = context
         self.try_sites: List[TrySite] = []
         self.with_sites: List[WithSite] = []
+        self.function_sites: List[FunctionSite] = []
 
     def walk(self, block: Iterable[Statement], scope: Scope, in_timeout: bool) -> None:
         index = self.context.call_index
@@ -901,6 +928,7 @@ class _SiteCollector:
             if isinstance(statement, cst.FunctionDef):
                 is_async = statement.asynchronous is not None
                 inner = Scope(self.context, statement, is_async, scope, scope.owner_class)
+                self.function_sites.append(FunctionSite(statement, inner))
                 timed = False
             elif isinstance(statement, cst.ClassDef):
                 inner = Scope(self.context, None, False, scope, statement)
