@@ -878,6 +878,22 @@ class FunctionSite:
         parent = self.scope.parent
         return parent is not None and parent.function is None and parent.owner_class is not None
 
+    @property
+    def exit_exception_names(self) -> FrozenSet[str]:
+        """For a class's ``__exit__``/``__aexit__``, its parameters that hold the exception type
+        and the exception (``exc_type``, ``exc_val``); nothing for another function."""
+        if not (self.is_method and self.node.name.value in EXIT_METHODS):
+            return frozenset()
+        return frozenset(positional_parameters(self.node)[1:3])
+
+
+EXIT_METHODS = ("__exit__", "__aexit__")
+
+
+def positional_parameters(function: cst.FunctionDef) -> List[str]:
+    parameters = function.params
+    return [p.name.value for p in (*parameters.posonly_params, *parameters.params)]
+
 
 Site = Union[HandlerSite, TrySite, WithSite, FunctionSite]
 

@@ -102,7 +102,7 @@ class CancelledErrorNewInstance(Rule):
         vocabulary = site.vocabulary
         found = []
         for raised in site.raises:
-            if not _raises_new_cancelled(raised.node, vocabulary):
+            if not vocabulary.is_new_cancellation(raised.node.exc):
                 continue
             # An inner clause that catches cancellation reports its own raises.
             clause = raised.inner_clause
@@ -125,14 +125,6 @@ class CancelledErrorNewInstance(Rule):
             )
 
         return Fix(((node, rebuild),))
-
-
-def _raises_new_cancelled(node: cst.Raise, vocabulary) -> bool:
-    raised = node.exc
-    if raised is None:
-        return False
-    target = raised.func if isinstance(raised, cst.Call) else raised
-    return vocabulary.is_cancelled_error(target)
 
 
 class _CommentFinder(cst.CSTVisitor):
