@@ -69,7 +69,7 @@ SUPPRESSORS: QualifiedNames = frozenset({"contextlib.suppress"})
 CLEANUP_METHODS = frozenset(
     {
         "close", "aclose", "release", "cancel", "abort", "terminate", "kill", "disconnect",
-        "shutdown", "unlink", "set_exception",
+        "shutdown", "unlink", "set_exception", "set_result",
     }
 )
 # asyncio's own TimeoutError: a class of its own before Python 3.11, the builtin since.

@@ -91,10 +91,13 @@ class ExitConvertsCancellation(Rule):
       the test of an `if` around the raise;
     - a path that runs only before Python 3.11 (under `sys.version_info < (3, 11)`, or the
       `else` of `sys.version_info >= (3, 11)`): there is no `uncancel()` to call;
-    - a `raise` that is not on a path where the exception is known to be the cancellation
+    - a `raise` that is not only on paths where the exception is known to be the cancellation
       (`exc_type is asyncio.CancelledError` true, `exc_type is not asyncio.CancelledError`
-      false, `issubclass(exc_type, ...)`, `isinstance(exc, ...)`, `exc_type in (...)`), such as
-      a `TimeoutError` raised for any exception once the deadline has passed;
+      false, `issubclass(exc_type, ...)`, `isinstance(exc, ...)`, `exc_type in (...)`): a
+      `TimeoutError` raised for any exception once the deadline has passed, or a task group's
+      `raise BaseExceptionGroup(...)` of its children's errors after
+      `if not isinstance(exc, CancelledError): errors.append(exc)`, is no decision about the
+      cancellation;
     - re-raising the exception: bare `raise`, `raise exc`, or a new `CancelledError`;
     - in a `contextmanager` function, a handler around the `yield` whose `try` body also awaits:
       that is CAN105's business, as for any handler; and a bare `except:` or `except
@@ -128,8 +131,7 @@ class ExitConvertsCancellation(Rule):
             return []
         paths = _ExitPaths(site, exception_names or frozenset(), around_yield)
         paths.block(statements(site.node.body), {UNTESTED})
-        # A loop body or a finally block is walked more than once: each raise is reported once.
-        return list({id(node): node for node in paths.reported}.values())
+        return paths.converting()
 
 
 def _exception_names(site: FunctionSite) -> Optional[FrozenSet[str]]:
@@ -185,8 +187,21 @@ class _ExitPaths:
         self.names = set(names)  # what holds the exception here
         self.around_yield = around_yield
         self.uncancelling = _uncancelling_callees(site)
-        self.reported: List[cst.CSTNode] = []
+        # Every raise of another exception, with the states it is reached in (a loop body or
+        # a finally block is walked more than once).
+        self.raises: Dict[int, Tuple[cst.Raise, Set[State]]] = {}
         self.loop_exits: List[Set[State]] = []
+
+    def converting(self) -> List[cst.CSTNode]:
+        """The raises that a path reaches where the exception is the cancellation and
+        uncancel() has not run, and no path where it may be another exception: a raise for
+        whatever exception (``if not isinstance(exc, CancelledError): errors.append(exc)``,
+        then ``raise ExceptionGroup(..., errors)``) is no decision about the cancellation."""
+        return [
+            node
+            for node, states in self.raises.values()
+            if (True, False) in states and all(tested for tested, _ in states)
+        ]
 
     def block(self, block: Sequence[Statement], states: Set[State]) -> Set[State]:
         """The states in which the block completes (empty: it never does)."""
@@ -214,8 +229,8 @@ class _ExitPaths:
             if self.uncancels(small):
                 states = {(tested, True) for tested, _ in states}
             if isinstance(small, cst.Raise):
-                if (True, False) in states and self.converts(small):
-                    self.reported.append(small)
+                if self.converts(small):
+                    self.raises.setdefault(id(small), (small, set()))[1].update(states)
                 return set()
             if isinstance(small, cst.Return):
                 return set()
