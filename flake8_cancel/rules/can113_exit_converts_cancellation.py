@@ -108,8 +108,11 @@ class ExitConvertsCancellation(Rule):
     ## Known problems
     The exception is recognised by the parameters of `__exit__`/`__aexit__` and by the name an
     `except ... as exc` clause binds around the `yield`; a copy of it under another name, or
-    `sys.exc_info()`, is not followed. A call to `uncancel()` counts whatever task it is made on,
-    and a version check only in the form `sys.version_info <op> (3, N)`.
+    `sys.exc_info()`, is not followed; nor is a flag set where the exception was tested and
+    read later (`expired = True` in the `except CancelledError:` around the `yield`, then `if
+    expired: raise TimeoutError` after the `try`): that raise is also on the paths of other
+    exceptions. A call to `uncancel()` counts whatever task it is made on, and a version check
+    only in the form `sys.version_info <op> (3, N)`.
     """
 
     code = "CAN113"
