@@ -84,6 +84,7 @@ class RuleSet:
         self.handler_rules = [r for r in rules if _overrides(r, "check_handler", "report_handler")]
         self.try_rules = [r for r in rules if _overrides(r, "report_try")]
         self.with_rules = [r for r in rules if _overrides(r, "report_with")]
+        self.function_rules = [r for r in rules if _overrides(r, "report_function")]
         indexing = [rule for rule in rules if type(rule).needs_call_index]
         self.call_index_gate = (
             Gate(type(rule).gate_pattern(settings) for rule in indexing) if indexing else None
@@ -215,4 +216,9 @@ class Engine:
         for with_site in sites.with_sites:
             for rule in rule_set.with_rules:
                 found.extend((node, rule, with_site) for node in rule.report_with(with_site))
+        for function_site in sites.function_sites:
+            for rule in rule_set.function_rules:
+                found.extend(
+                    (node, rule, function_site) for node in rule.report_function(function_site)
+                )
         return found

@@ -9,7 +9,9 @@ import timeout``), so resolution returns every qualified name it may stand for.
 from __future__ import annotations
 
 import builtins
-from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (
+    Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple,
+)
 
 import libcst as cst
 
@@ -87,7 +89,7 @@ SUPPRESSORS: QualifiedNames = frozenset({"contextlib.suppress"})
 CLEANUP_METHODS = frozenset(
     {
         "close", "aclose", "release", "cancel", "abort", "terminate", "kill", "disconnect",
-        "shutdown", "unlink", "set_exception",
+        "shutdown", "unlink", "set_exception", "set_result",
     }
 )
 # asyncio's own TimeoutError: a class of its own before Python 3.11, the builtin since.
@@ -489,6 +491,61 @@ class Vocabulary:
 
     def is_cancelled_error(self, node: cst.BaseExpression) -> bool:
         return self.bindings.resolves_to(node, self.cancelled)
+
+    def is_new_cancellation(self, raised: Optional[cst.BaseExpression]) -> bool:
+        """Does ``raise <raised>`` raise a new cancellation: ``CancelledError`` or
+        ``CancelledError(...)`` in any spelling (or a configured cancellation class)?"""
+        if raised is None:
+            return False
+        target = raised.func if isinstance(raised, cst.Call) else raised
+        return self.is_cancelled_error(target)
+
+    def names_a_cancellation_class(self, classes: cst.BaseExpression) -> bool:
+        """Is one of the classes named (a tuple, a list or set, a tuple alias) a cancellation?"""
+        if isinstance(classes, (cst.List, cst.Set)):
+            return any(self.names_a_cancellation_class(item.value) for item in classes.elements)
+        return any(self.is_cancelled_error(t) for t in self.bindings.exception_types(classes))
+
+    def tests_cancellation(self, test: cst.BaseExpression, names: Set[str]) -> Optional[bool]:
+        """What a test says of the exception (or exception type) held by one of ``names``: True
+        when it holds only for the cancellation (``exc_type is CancelledError``, ``==``, ``in
+        (...)``, ``issubclass(exc_type, ...)``, ``isinstance(exc, ...)``, an ``and`` with one of
+        them), False when it fails only for it (their negations, an ``or`` with one), else None."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            inner = self.tests_cancellation(test.expression, names)
+            return None if inner is None else not inner
+        if isinstance(test, cst.BooleanOperation):
+            sides = tuple(self.tests_cancellation(side, names) for side in (test.left, test.right))
+            if isinstance(test.operator, cst.And):
+                return True if True in sides else None
+            return False if False in sides else (True if sides == (True, True) else None)
+        if isinstance(test, cst.Call):
+            return True if self._class_check(test, names) else None
+        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
+            return None
+        left, target = test.left, test.comparisons[0]
+        right = target.comparator
+        if isinstance(right, cst.Name) and right.value in names:
+            left, right = right, left
+        if not (isinstance(left, cst.Name) and left.value in names):
+            return None
+        if not self.names_a_cancellation_class(right):
+            return None
+        if isinstance(target.operator, (cst.Is, cst.Equal, cst.In)):
+            return True
+        return False if isinstance(target.operator, (cst.IsNot, cst.NotEqual, cst.NotIn)) else None
+
+    def _class_check(self, test: cst.Call, names: Set[str]) -> bool:
+        """``isinstance(exc, CancelledError)``, ``issubclass(exc_type, (..., CancelledError))``."""
+        return (
+            isinstance(test.func, cst.Name)
+            and test.func.value in ("isinstance", "issubclass")
+            and self.bindings.resolves_to(test.func, ("builtins.isinstance", "builtins.issubclass"))
+            and len(test.args) == 2
+            and isinstance(test.args[0].value, cst.Name)
+            and test.args[0].value.value in names
+            and self.names_a_cancellation_class(test.args[1].value)
+        )
 
     def never_matches_cancellation(self, classes: cst.BaseExpression) -> bool:
         """Is ``isinstance(cancellation, classes)`` false whatever the cancellation? True when

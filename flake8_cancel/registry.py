@@ -28,7 +28,7 @@ import libcst as cst
 from flake8_cancel.edits import Fix
 from flake8_cancel.gate import GatePattern
 from flake8_cancel.settings import Settings
-from flake8_cancel.sites import HandlerSite, Site, TrySite, WithSite
+from flake8_cancel.sites import FunctionSite, HandlerSite, Site, TrySite, WithSite
 
 DOC_HEADINGS = (
     "What it does",
@@ -114,6 +114,10 @@ class Rule:
 
     def report_with(self, site: WithSite) -> Iterable[cst.CSTNode]:
         """The nodes to report for this ``with`` statement (an item, say)."""
+        return ()
+
+    def report_function(self, site: FunctionSite) -> Iterable[cst.CSTNode]:
+        """The nodes to report for this function, sync or async (a ``raise`` in it, say)."""
         return ()
 
     def build_fix(self, site: Site, node: cst.CSTNode) -> Optional[Fix]:

@@ -1038,13 +1038,53 @@ class HandlerSite:
         )
 
 
-Site = Union[HandlerSite, TrySite, WithSite]
+class FunctionSite:
+    """One ``def`` or ``async def``, in any scope: for the rules that judge a whole function
+    (what it raises, what an ``__exit__`` does)."""
+
+    def __init__(self, node: cst.FunctionDef, scope: Scope) -> None:
+        self.node = node
+        self.scope = scope  # the function's own scope
+
+    @property
+    def context(self) -> ModuleContext:
+        return self.scope.context
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.scope.vocabulary
+
+    @property
+    def is_method(self) -> bool:
+        """Defined directly in a class body."""
+        parent = self.scope.parent
+        return parent is not None and parent.function is None and parent.owner_class is not None
+
+    @property
+    def exit_exception_names(self) -> FrozenSet[str]:
+        """For a class's ``__exit__``/``__aexit__``, its parameters that hold the exception type
+        and the exception (``exc_type``, ``exc_val``); nothing for another function."""
+        if not (self.is_method and self.node.name.value in EXIT_METHODS):
+            return frozenset()
+        return frozenset(positional_parameters(self.node)[1:3])
+
+
+EXIT_METHODS = ("__exit__", "__aexit__")
+
+
+def positional_parameters(function: cst.FunctionDef) -> List[str]:
+    parameters = function.params
+    return [p.name.value for p in (*parameters.posonly_params, *parameters.params)]
+
+
+Site = Union[HandlerSite, TrySite, WithSite, FunctionSite]
 
 
 class ModuleSites(NamedTuple):
     context: ModuleContext
     try_sites: List[TrySite]
     with_sites: List[WithSite]
+    function_sites: List[FunctionSite]
 
     def handler_sites(self) -> Iterator[HandlerSite]:
         for try_site in self.try_sites:
@@ -1053,10 +1093,12 @@ class ModuleSites(NamedTuple):
 
 
 def collect_sites(context: ModuleContext) -> ModuleSites:
-    """The one traversal: the sites of every async scope of the module."""
+    """The one traversal: the sites of every async scope of the module, and every function."""
     collector = _SiteCollector(context)
     collector.walk(context.module.body, Scope(context), False)
-    return ModuleSites(context, collector.try_sites, collector.with_sites)
+    return ModuleSites(
+        context, collector.try_sites, collector.with_sites, collector.function_sites
+    )
 
 
 class _SiteCollector:
@@ -1066,6 +1108,7 @@ class _SiteCollector:
         self.context = context
         self.try_sites: List[TrySite] = []
         self.with_sites: List[WithSite] = []
+        self.function_sites: List[FunctionSite] = []
 
     def walk(self, block: Iterable[Statement], scope: Scope, in_timeout: bool) -> None:
         index = self.context.call_index
@@ -1083,6 +1126,7 @@ class _SiteCollector:
             if isinstance(statement, cst.FunctionDef):
                 is_async = self.context.is_coroutine(statement)
                 inner = Scope(self.context, statement, is_async, scope, scope.owner_class)
+                self.function_sites.append(FunctionSite(statement, inner))
                 timed = False
             elif isinstance(statement, cst.ClassDef):
                 inner = Scope(self.context, None, False, scope, statement)

@@ -132,6 +132,8 @@ KNOWN_BREAKS: Dict[Tuple[str, str, str, str], str] = {
         _UNSAFE + _WORK_AFTER.format(work="cancelling the other tasks (the loop)"),
     (UNSAFE, "real_code_shapes.py", "stop_all", "after"):
         _UNSAFE + _WORK_AFTER.format(work="cancelling the other tasks (the loop)"),
+    (UNSAFE, "CAN112_traps.py", "deferred_until_the_cleanup_is_done", "after"):
+        _UNSAFE + _WORK_AFTER.format(work="channel.close() (the cancellation was deferred)"),
     # A child's cancellation: a safe fix refuses it (fix_safety.may_catch_a_childs_cancellation).
     (UNSAFE, "CAN110_traps.py", "awaits_more_than_the_child", "others"): _UNSAFE + _CHILD,
     (UNSAFE, "CAN110_traps.py", "broad_clauses_are_other_rules", "others"): _UNSAFE + _CHILD,

@@ -1122,3 +1122,61 @@ def test_assigning_an_unknown_value_ends_an_alias():
     assert meanings(source, "X") == NOTHING
     source = "import asyncio\nX = asyncio.CancelledError\nX = MyError\n"
     assert meanings(source, "X") == NOTHING
+
+
+EXIT_IMPORTS = """
+import asyncio
+import concurrent.futures
+from asyncio import CancelledError as Stop
+"""
+
+
+@pytest.mark.parametrize(
+    "test, expected",
+    [
+        ("exc_type is asyncio.CancelledError", True),
+        ("asyncio.CancelledError is exc_type", True),
+        ("exc_type == Stop", True),
+        ("exc_type in (KeyboardInterrupt, asyncio.CancelledError)", True),
+        ("issubclass(exc_type, (OSError, Stop))", True),
+        ("isinstance(exc, [asyncio.CancelledError])", True),
+        ("exc_type is asyncio.CancelledError and self._expired", True),
+        ("exc_type is Stop or issubclass(exc_type, Stop)", True),
+        ("exc_type is not asyncio.CancelledError", False),
+        ("not isinstance(exc, asyncio.CancelledError)", False),
+        ("exc_type is not Stop or not self._expired", False),
+        ("exc_type is asyncio.CancelledError or self._expired", None),
+        ("exc_type is not Stop and self._expired", None),
+        ("exc_type is concurrent.futures.CancelledError", None),
+        ("other is asyncio.CancelledError", None),
+        ("isinstance(other, asyncio.CancelledError)", None),
+        ("exc_type is None", None),
+        ("self._expired", None),
+    ],
+)
+def test_what_a_test_says_of_the_exception_being_the_cancellation(test, expected):
+    vocabulary = vocabulary_of(EXIT_IMPORTS)
+    names = {"exc_type", "exc"}
+    assert vocabulary.tests_cancellation(cst.parse_expression(test), names) is expected
+
+
+def test_a_shadowed_isinstance_tells_nothing():
+    vocabulary = vocabulary_of(EXIT_IMPORTS + "from checks import isinstance\n")
+    test = cst.parse_expression("isinstance(exc, asyncio.CancelledError)")
+    assert vocabulary.tests_cancellation(test, {"exc"}) is None
+
+
+@pytest.mark.parametrize(
+    "raised, expected",
+    [
+        ("asyncio.CancelledError", True),
+        ("Stop('closed')", True),
+        ("concurrent.futures.CancelledError()", False),
+        ("TimeoutError()", False),
+        ("exc", False),
+    ],
+)
+def test_a_new_cancellation_is_a_cancellation_class_or_its_call(raised, expected):
+    vocabulary = vocabulary_of(EXIT_IMPORTS)
+    assert vocabulary.is_new_cancellation(cst.parse_expression(raised)) is expected
+    assert vocabulary.is_new_cancellation(None) is False

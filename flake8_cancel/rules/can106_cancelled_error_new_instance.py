@@ -107,7 +107,7 @@ class CancelledErrorNewInstance(Rule):
         vocabulary = site.vocabulary
         found = []
         for raised in site.raises:
-            if not _raises_new_cancelled(raised.node, vocabulary):
+            if not vocabulary.is_new_cancellation(raised.node.exc):
                 continue
             # An inner clause that catches cancellation reports its own raises.
             clause = raised.inner_clause
@@ -132,14 +132,6 @@ class CancelledErrorNewInstance(Rule):
         # Inside a scope the function cancels itself, the new instance may be the point (a test
         # of how a replaced cancellation is treated).
         return Fix(((node, rebuild),), safe=not cancels_its_own_scope(site))
-
-
-def _raises_new_cancelled(node: cst.Raise, vocabulary) -> bool:
-    raised = node.exc
-    if raised is None:
-        return False
-    target = raised.func if isinstance(raised, cst.Call) else raised
-    return vocabulary.is_cancelled_error(target)
 
 
 class _CommentFinder(cst.CSTVisitor):
