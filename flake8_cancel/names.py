@@ -497,6 +497,8 @@ class Vocabulary:
         ``CancelledError(...)`` in any spelling (or a configured cancellation class)?"""
         if raised is None:
             return False
+        if self.is_cancelled_error(raised):  # `raise get_cancelled_exc_class()`: the class
+            return True
         target = raised.func if isinstance(raised, cst.Call) else raised
         return self.is_cancelled_error(target)
 

@@ -37,6 +37,7 @@ DOC_HEADINGS = (
     "Use instead",
     "Fix safety",
     "Not reported",
+    "Libraries",
     "Known problems",
 )
 

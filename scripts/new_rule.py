@@ -54,6 +54,9 @@ class {class_name}(Rule):
     ## Not reported
     TODO: the traps: code that looks alike but is right, one item each.
 
+    ## Libraries
+    asyncio, anyio and trio: what the rule does for each, and why.
+
     ## Known problems
     None known.
     """

@@ -117,6 +117,16 @@ class CancelledErrorSwallowed(Rule):
     `isinstance` test. Relative imports are followed within the module's package
     (`from .._core import CancelScope` in a package's module).
 
+    ## Libraries
+    Every library: asyncio's `CancelledError`, anyio's `get_cancelled_exc_class()` and trio's
+    `Cancelled` (any spelling; other libraries through `--cancelled-names`). In trio,
+    cancellation is level-triggered: a swallowed `Cancelled` is raised again at the next
+    checkpoint inside the cancelled scope, so a handler that goes on awaiting only delays it;
+    but one that returns or breaks out ends the task (or leaves the scope) normally, which is
+    why trio's documentation and flake8-async (ASYNC103/ASYNC104) say to re-raise it. It is
+    reported the same way there, and the fix (a bare `raise`) is the same. trio has no
+    `uncancel()`: a deliberate swallow there takes `# noqa: CAN101`.
+
     ## Known problems
     A task's top-level coroutine that ends quietly on cancellation (`except CancelledError:
     return`) is reported: awaiting that task then returns normally instead of raising, and a caller

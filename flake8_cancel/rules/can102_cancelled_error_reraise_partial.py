@@ -58,6 +58,11 @@ class CancelledErrorReraisePartial(Rule):
     ## Not reported
     The same handlers as CAN101 does not report; a handler whose every path swallows is CAN101.
 
+    ## Libraries
+    As CAN101: asyncio, anyio and trio alike; the unsafe fix re-raises with a bare `raise`, and
+    a guarded one names the module's library (`isinstance(exc, trio.Cancelled)`,
+    `isinstance(exc, get_cancelled_exc_class())`).
+
     ## Known problems
     The same as CAN101.
     """

@@ -85,6 +85,10 @@ class CancelledErrorNewInstance(Rule):
     `CancelledError` of a cancelled future or task (`fut.result()`) loses that instance the same
     way, and the bare `raise` is just as right there.
 
+    ## Libraries
+    asyncio and anyio (`raise get_cancelled_exc_class()(...)`). trio's `Cancelled` has no
+    public constructor, so code cannot raise a new one.
+
     ## Known problems
     A `raise` inside an inner `except` clause that catches cancellation itself is reported once,
     for the inner clause (and fixed there when that clause catches only cancellation).

@@ -74,6 +74,12 @@ class CancellationSuppressed(Rule):
       suspend, so no cancellation can arrive (homeassistant's `setup.py` retrieves the exception
       it has just set this way).
 
+    ## Libraries
+    `suppress()` of any library's cancellation (`asyncio.CancelledError`, `trio.Cancelled`,
+    anyio's `get_cancelled_exc_class()`) or of `BaseException`. In trio the cancellation comes
+    back at the next checkpoint of the cancelled scope, but the `with` block itself ends
+    normally, as CAN101 explains.
+
     ## Known problems
     A suppression that is deliberate (the task is meant to end quietly when cancelled, and
     nobody waits for its cancellation) is reported all the same; add `# noqa: CAN107`, or write an

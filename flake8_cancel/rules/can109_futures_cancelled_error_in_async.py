@@ -94,6 +94,10 @@ class FuturesCancelledErrorInAsync(Rule):
       body, also nested in a coroutine): waiting on a `concurrent.futures.Future` there is what the
       class is for.
 
+    ## Libraries
+    asyncio only: `concurrent.futures.CancelledError` is asyncio's old alias; no other library
+    raises it inside a coroutine.
+
     ## Known problems
     Names are resolved from the module's own imports: a `CancelledError` imported from another
     module of the same project is not followed.

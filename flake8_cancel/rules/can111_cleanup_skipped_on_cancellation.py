@@ -146,6 +146,11 @@ class CleanupSkippedOnCancellation(Rule):
       (`job.fail()` marks a job), or that never returns (`self.fail()` in a `TestCase`); a
       future the handler itself creates (`set_result` on it releases nothing).
 
+    ## Libraries
+    Every library: `except Exception` misses asyncio's, anyio's and trio's cancellation alike
+    (all derive from `BaseException`). A `try` that also has a clause for another library's
+    cancellation (`except trio.Cancelled:`) is left alone.
+
     ## Known problems
     The name alone says that a resource is released. A `cancel()` on a timer handle
     (`loop.call_later(...)`) is reported too: on cancellation the timer still fires later, on an

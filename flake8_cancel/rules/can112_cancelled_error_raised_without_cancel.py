@@ -15,9 +15,6 @@ from flake8_cancel.syntax import (
     statements,
 )
 
-ANYIO_CANCELLED_CLASS = frozenset({"anyio.get_cancelled_exc_class"})
-
-
 @register
 class CancelledErrorRaisedWithoutCancel(Rule):
     """
@@ -84,16 +81,17 @@ class CancelledErrorRaisedWithoutCancel(Rule):
     - `concurrent.futures.CancelledError` and other classes of that name: they are ordinary
       exceptions.
 
+    ## Libraries
+    asyncio's `CancelledError` and anyio's `get_cancelled_exc_class()` (and configured
+    classes). trio's `Cancelled` has no public constructor: trio code cannot raise one.
+
     ## Known problems
     A `CancelledError` raised to pass on a child's cancellation (`if task.cancelled(): raise
     asyncio.CancelledError`) is reported: the current task was not cancelled, and a plain
     `await task` would pass it on with the child's message. Tests that raise `CancelledError` on
     purpose to simulate a cancellation are reported too; add `# noqa: CAN112`.
 
-    A cancellation class bound to a name first (`Cancelled = anyio.get_cancelled_exc_class()`,
-    then `raise Cancelled`), or a project's own subclass of `CancelledError`, is not
-    recognised; trio's `Cancelled` has no public constructor, and counts only when configured
-    with `--cancel-cancelled-names`.
+    A project's own subclass of `CancelledError` is not recognised.
     """
 
     code = "CAN112"
@@ -173,14 +171,7 @@ def _raise_places(
 def _raises_cancellation(node: cst.Raise, vocabulary: Vocabulary) -> bool:
     """``raise CancelledError``/``CancelledError(...)``, or anyio's
     ``raise get_cancelled_exc_class()``/``get_cancelled_exc_class()(...)``."""
-    raised = node.exc
-    if vocabulary.is_new_cancellation(raised):
-        return True
-    if isinstance(raised, cst.Call) and isinstance(raised.func, cst.Call):
-        raised = raised.func
-    return isinstance(raised, cst.Call) and vocabulary.bindings.resolves_to(
-        raised.func, ANYIO_CANCELLED_CLASS
-    )
+    return vocabulary.is_new_cancellation(node.exc)
 
 
 def _flags_set_true(statement: Statement) -> Set[str]:

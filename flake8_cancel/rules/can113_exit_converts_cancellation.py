@@ -105,6 +105,12 @@ class ExitConvertsCancellation(Rule):
     - other methods and functions, unless `__exit__`/`__aexit__` call them with the exception
       (`self._do_exit(exc_type)`): then their parameters are tested the same way.
 
+    ## Libraries
+    asyncio: the exit must call `uncancel()` before it converts, as `asyncio.timeout()` does.
+    trio's and anyio's deadline scopes (`fail_after`) convert their own cancellation themselves,
+    and a hand-written exit in a trio module has no `uncancel()` to call; it is reported when it
+    tests for asyncio's `CancelledError` or anyio's class.
+
     ## Known problems
     The exception is recognised by the parameters of `__exit__`/`__aexit__` and by the name an
     `except ... as exc` clause binds around the `yield`; a copy of it under another name, or

@@ -119,6 +119,15 @@ class TimeoutCaughtInsideTimedScope(Rule):
     - a timeout block or `wait_for` in another function than the handler's, unless the handler's
       function is the coroutine that is timed (or awaited, transitively, from one).
 
+    ## Libraries
+    asyncio: inside `async with asyncio.timeout()` (also `timeout_at`, `async_timeout`,
+    configured managers) and in coroutines run by `asyncio.wait_for`, generator-based ones
+    (`@asyncio.coroutine`, `@types.coroutine`, `yield from`) included. trio: inside
+    `with trio.fail_after()`/`fail_at()`, where `trio.TooSlowError` is raised only at the block's
+    exit. anyio: inside `with anyio.fail_after()`/`fail_at()` (the builtin `TimeoutError`, also
+    only at the exit). `move_on_after()`/`move_on_at()` raise nothing and are not timed scopes
+    here. The unsafe fix catches the module's library's cancellation instead.
+
     ## Known problems
     A call inside the timed scope may raise `TimeoutError` on its own, from a deadline the linter
     cannot see: an aiohttp request under the session's `ClientTimeout`, a database driver with a
