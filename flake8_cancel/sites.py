@@ -54,6 +54,8 @@ from flake8_cancel.syntax import (
 
 TryNode = Union[cst.Try, cst.TryStar]
 ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
+# Runners given the main coroutine function itself: `trio.run(main, arg)`, `anyio.run(main)`.
+FUNCTION_RUNNERS = frozenset({"trio.run", "trio._core.run", "trio._core._run.run", "anyio.run"})
 # Calls that decide what awaiting a task or future means afterwards.
 CANCELS = ("cancel",)
 COMPLETES = ("set_result", "set_exception")
@@ -348,7 +350,8 @@ class ModuleContext:
     def main_coroutines(self) -> FrozenSet[int]:
         """id() of the coroutine functions that this module runs as the program's main
         coroutine, awaited by nobody but the runner: ``asyncio.run(f())``,
-        ``loop.run_until_complete(f())`` (also of ``loop.create_task(f())``), where ``f`` is a
+        ``loop.run_until_complete(f())`` (also of ``loop.create_task(f())``), ``trio.run(f)``,
+        ``anyio.run(f)``, where ``f`` is a
         function of the module (nested ones too: ``async def main`` inside ``def cli()``) or a
         method of one of its classes called on a new instance (``asyncio.run(App(args).run())``)."""
         if "run(" not in self.source and "run_until_complete(" not in self.source:
@@ -359,10 +362,18 @@ class ModuleContext:
                 functions.setdefault(node.name.value, []).append(node)
         found = set()
         for node in descendants(self.module, enter_nested_scopes=True):
-            if isinstance(node, cst.Call) and node.args and self._runs_main_coroutine(node):
-                function = self._coroutine_function(node.args[0].value, functions)
-                if function is not None:
-                    found.add(id(function))
+            if not (isinstance(node, cst.Call) and node.args):
+                continue
+            coroutine: Optional[cst.BaseExpression] = None
+            if self._runs_main_coroutine(node):
+                coroutine = node.args[0].value
+            elif self.bindings.resolves_to(node.func, FUNCTION_RUNNERS) and isinstance(
+                node.args[0].value, cst.Name
+            ):  # trio.run(main, ...): the function, called by the runner
+                coroutine = cst.Call(func=node.args[0].value)
+            function = self._coroutine_function(coroutine, functions) if coroutine else None
+            if function is not None:
+                found.add(id(function))
         return frozenset(found)
 
     def _runs_main_coroutine(self, call: cst.Call) -> bool:

@@ -77,7 +77,8 @@ class CancelledErrorSwallowed(Rule):
     - handlers in the program's main coroutine, awaited by nobody but the runner: a coroutine
       function of the module (nested ones too) or a method called on a new instance, that the
       module runs with `asyncio.run(main())`, `loop.run_until_complete(main())` (also of
-      `loop.create_task(main())`) or `asyncio.run(App(args).run())`;
+      `loop.create_task(main())`), `asyncio.run(App(args).run())`, `trio.run(main)` or
+      `anyio.run(main)`;
     - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`;
     - the child-cancel idiom: the function cancelled `t` earlier and the `try` body only awaits
       `t` (CAN110's doc says which forms count): the handler expects `t`'s own cancellation. Its
