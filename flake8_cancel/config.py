@@ -35,7 +35,6 @@ from flake8_cancel.options import (
     CODES,
     CODES_BY_PATTERN,
     DEFAULT_EXCLUDE,
-    OPTIONS,
     OPTIONS_BY_KEY,
     SETTINGS_OPTIONS,
     Option,

@@ -4,8 +4,9 @@ by flake8's rules exactly; and ``--add-noqa``, which writes them.
 - ``# flake8: noqa`` (or ``# flake8=noqa``, any case) turns the whole file off only as a comment
   on a line of its own: after code it is nothing (flake8 only warns), and ``# flake8: noqa:
   CAN101`` still turns the whole file off.
-- ``# noqa`` anywhere in a statement (any of the physical lines of the tokens from one line end
-  to the next) silences every finding on its lines; ``# noqa: CAN101,CAN102`` (or
+- ``# noqa`` anywhere in the lines of the tokens from one line end (NEWLINE or NL, so also a
+  line break inside brackets) to the next silences every finding on those lines: a string over
+  several lines is one such range; ``# noqa: CAN101,CAN102`` (or
   ``# noqa:CAN101 CAN102``) only the codes that start with one listed, compared as written
   (``# noqa: can101`` silences nothing, as in flake8).
 """
