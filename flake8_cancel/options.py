@@ -20,8 +20,9 @@ from flake8_cancel.settings import parse_target_version
 
 _LIST_SEPARATORS = re.compile(r"[,\s]+")
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-# A code as flake8 writes one in per-file-ignores: it tells a code from the next file pattern.
-_CODE_TOKEN = re.compile(r"[A-Z]+[0-9]*")
+# A code as flake8 writes one in per-file-ignores, or a rule name: it tells a code from the next
+# file pattern.
+_CODE_TOKEN = re.compile(r"[A-Z]+[0-9]*|[a-z][a-z0-9]*(?:-[a-z0-9]+)+")
 
 
 class Kind(NamedTuple):
@@ -127,19 +128,22 @@ def parse_codes_by_pattern(value: Any) -> Tuple[Tuple[str, Tuple[str, ...]], ...
 
 
 def _codes_by_pattern_text(text: str) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
-    """flake8's grammar: patterns, a colon, codes; a token that is no code starts the next entry."""
+    """flake8's grammar: patterns, a colon, codes; a token that is no code (nor a rule name), or
+    that a colon follows, starts the next entry."""
     malformed = ValueError(f"expected PATTERN:CODES such as 'tests/*:CAN101', got {text!r}")
     entries: List[Tuple[List[str], List[str]]] = []
     patterns: List[str] = []
     codes: Optional[List[str]] = None  # None until the entry's colon
-    for token in re.findall(r":|[^\s,:]+", text):
+    tokens = re.findall(r":|[^\s,:]+", text)
+    for index, token in enumerate(tokens):
+        followed_by_colon = tokens[index + 1:index + 2] == [":"]
         if token == ":":
             if not patterns or codes is not None:
                 raise malformed
             codes = []
         elif codes is None:
             patterns.append(token)
-        elif _CODE_TOKEN.fullmatch(token):
+        elif _CODE_TOKEN.fullmatch(token) and not followed_by_colon:
             codes.append(token)
         else:
             entries.append((patterns, codes))

@@ -233,3 +233,75 @@ def test_chains_python_accepts_but_libcst_parses_in_quadratic_time_are_skipped(t
     assert [message for _, _, message, _ in Plugin(
         tree, text.splitlines(keepends=True), name).run()
     ] == ["CAN001 file not checked: skipped: too deeply nested"]
+
+
+# -- what a ruff user reaches for -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, warning",
+    [
+        (("--show-fixes",), "--show-fixes has no effect without --fix or --diff"),
+        (("--exit-non-zero-on-fix",), "--exit-non-zero-on-fix has no effect without --fix"),
+        (("--diff", "--format=sarif"), "--format=sarif has no effect with --diff"),
+        (("--show-source", "--format=json"), "--show-source has no effect with --format=json"),
+        (("--statistics", "--format=json"), "--format=json has no effect with --statistics"),
+        (("--select=",), "no rule is enabled"),
+    ],
+)
+def test_an_option_without_effect_is_a_warning(project, args, warning):
+    done = run(*args, "pkg", cwd=project)
+    assert f"flake8-cancel: warning: {warning}" in done.stderr
+
+
+def test_a_run_that_checks_no_file_says_so(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    done = run(".", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "")
+    assert done.stderr == "flake8-cancel: warning: no Python file was checked in .\n"
+
+
+def test_jobs_that_are_not_a_number_are_a_usage_error(project):
+    done = run("-j", "abc", "pkg", cwd=project)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "flake8-cancel: error: argument --jobs/-j: 'abc' is not a number of jobs: use 1 or more"
+    )
+
+
+def test_rule_names_wherever_codes_are_accepted(project):
+    by_name = run("--select=cancelled-error-swallowed,bare-except-swallows-cancellation",
+                  "--ignore=bare-except-swallows-cancellation", "pkg", cwd=project)
+    by_code = run("--select=CAN101,CAN103", "--ignore=CAN103", "pkg", cwd=project)
+    assert by_name.stdout == by_code.stdout and "CAN101" in by_name.stdout
+    ignored = run("--per-file-ignores=pkg/swallow.py:cancelled-error-swallowed", "pkg",
+                  cwd=project)
+    assert "swallow.py" not in ignored.stdout and "bare.py" in ignored.stdout
+    unknown = run("--select=cancelled-error-swallow", "pkg", cwd=project)
+    assert unknown.returncode == 2
+    assert "'cancelled-error-swallow' is no rule name" in unknown.stderr
+
+
+def test_show_fixes_lists_what_was_fixed_per_file_and_code(project):
+    done = run("--fix", "--show-fixes", "pkg", cwd=project)
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == [
+        "Fixed 2 findings:",
+        "- pkg/bare.py:",
+        "    1 × CAN103 (bare-except-swallows-cancellation)",
+        "- pkg/swallow.py:",
+        "    1 × CAN101 (cancelled-error-swallowed)",
+        "Fixed 2 findings (0 remaining)",
+    ]
+
+
+def test_unsafe_fixes_count_as_fixable_when_given(tmp_path):
+    (tmp_path / "child.py").write_text(
+        "import asyncio\n\n\nasync def stop(t):\n    t.cancel()\n    try:\n        await t\n"
+        "    except asyncio.CancelledError:\n        pass\n"
+    )
+    plain = run("--extend-select=CAN110", "--target-version=3.11", "child.py", cwd=tmp_path)
+    assert plain.stderr == "Found 1 finding (1 more with --fix --unsafe-fixes).\n"
+    assert "[*]" not in plain.stdout
+    unsafe = run("--extend-select=CAN110", "--target-version=3.11", "--unsafe-fixes", "child.py",
+                 cwd=tmp_path)
+    assert unsafe.stderr == "Found 1 finding (1 fixable with --fix --unsafe-fixes).\n"
+    assert "CAN110 [*] " in unsafe.stdout
