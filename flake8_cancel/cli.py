@@ -39,7 +39,7 @@ from flake8_cancel.fixer import (
     write_atomically,
 )
 from flake8_cancel.noqa import NoqaLines, add_noqa, file_is_exempt
-from flake8_cancel.options import OPTIONS
+from flake8_cancel.options import add_flags, flag_values
 from flake8_cancel.reporting import (
     FORMATS,
     Reported,
@@ -305,24 +305,12 @@ def _parser() -> argparse.ArgumentParser:
         "each replaces its key in [tool.flake8-cancel] of the nearest pyproject.toml and in "
         "flake8's configuration file; a list is comma-separated",
     )
-    for option in OPTIONS:
-        configuration.add_argument(
-            option.flag,
-            type=option.kind.argument_type,
-            action="extend" if option.kind.repeatable else "store",
-            metavar=option.kind.metavar,
-            help=f"{option.help} (default: {option.shown_default})",
-        )
+    add_flags(configuration)
     return parser
 
 
 def _flag_values(options: argparse.Namespace) -> Dict[str, Any]:
-    values: Dict[str, Any] = {}
-    for option in OPTIONS:
-        value = getattr(options, option.key.replace("-", "_"))
-        if value is not None:
-            values[option.key] = tuple(value) if option.kind.repeatable else value
-    return values
+    return flag_values(vars(options))
 
 
 def _positive(text: str) -> int:

@@ -23,7 +23,7 @@ from flake8_cancel.config import RunConfig, command_line_source
 from flake8_cancel.discovery import Discovery, find_flake8_file, read_flake8_file
 from flake8_cancel.engine import Engine
 from flake8_cancel.fixer import fix_bytes
-from flake8_cancel.options import OPTIONS
+from flake8_cancel.options import add_flags, flag_values
 from flake8_cancel.rules import rule_for
 from flake8_cancel.settings import ConfigurationError
 from flake8_cancel.source import UncheckableFile
@@ -49,12 +49,7 @@ class FixCancellation(CodemodCommand):
     ) -> None:
         super().__init__(context)
         self.unsafe_fixes = unsafe_fixes
-        self.flags = tuple(
-            (option.key, tuple(value) if option.kind.repeatable else value)
-            for option in OPTIONS
-            for value in [options.get(option.key.replace("-", "_"))]
-            if value is not None
-        )
+        self.flags = tuple(flag_values(options).items())
 
     @staticmethod
     def add_args(arg_parser: argparse.ArgumentParser) -> None:
@@ -63,14 +58,7 @@ class FixCancellation(CodemodCommand):
             action="store_true",
             help="also apply fixes that may change behaviour beyond letting cancellation propagate",
         )
-        for option in OPTIONS:  # the command line's own flags, with the same meaning
-            arg_parser.add_argument(
-                option.flag,
-                type=option.kind.argument_type,
-                action="extend" if option.kind.repeatable else "store",
-                metavar=option.kind.metavar,
-                help=f"{option.help} (default: {option.shown_default})",
-            )
+        add_flags(arg_parser)  # the command line's own flags, with the same meaning
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         path = self.context.filename  # None for a module transformed without a file

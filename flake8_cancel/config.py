@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Sequence, Tuple
 
 from flake8_cancel.options import (
     CODES,
@@ -53,6 +53,7 @@ FLAKE8_OWN_KEYS = {
     "per-file-ignores": "per-file-ignores",
 }
 COMMAND_LINE = "the command line"
+TABLE = "[tool.flake8-cancel]"
 
 
 class Source(NamedTuple):
@@ -64,6 +65,10 @@ class Source(NamedTuple):
 
     def get(self, key: str) -> Any:
         return self.values.get(key)
+
+    @property
+    def is_table(self) -> bool:
+        return self.name.endswith(TABLE)
 
 
 def _checked(option: Option, raw: Any) -> Any:
@@ -89,7 +94,7 @@ def table_source(table: Any, pyproject: str) -> Source:
             values[key] = _checked(option, raw)
         except ValueError as problem:
             raise ConfigurationError(f"{where} {key}: {problem}") from None
-    return Source(f"{pyproject} [tool.flake8-cancel]", os.path.dirname(pyproject), values)
+    return Source(f"{pyproject} {TABLE}", os.path.dirname(pyproject), values)
 
 
 def flake8_section_source(section: Mapping[str, str], path: str) -> Source:
@@ -111,10 +116,8 @@ def flake8_section_source(section: Mapping[str, str], path: str) -> Source:
                 raise ValueError(f"unknown option (known: {', '.join(known)})")
             elif key in FLAKE8_OWN_KEYS:
                 ours = FLAKE8_OWN_KEYS[key]
-                value = _flake8_own(OPTIONS_BY_KEY[ours], text)
-                if key.startswith("extend-") and ours in values:
-                    value = values[ours] + value
-                values[ours] = value
+                # ignore and extend-ignore both feed ignore, in either order
+                values[ours] = values.get(ours, ()) + _flake8_own(OPTIONS_BY_KEY[ours], text)
         except ValueError as problem:
             raise ConfigurationError(f"{path}: [flake8] {raw_key}: {problem}") from None
     return Source(f"{path} [flake8]", os.path.dirname(os.path.abspath(path)), values)
@@ -207,15 +210,8 @@ def build_config(
     """The configuration from flake8's file and ``[tool.flake8-cancel]`` (``files``, lowest
     precedence first, either may be missing) and the command line. ``walking``: the command
     line's default list of skipped folders applies (flake8 chooses its files itself)."""
-    table = next((source for source in files if "[tool.flake8-cancel]" in source.name), None)
-    origins: Dict[str, str] = {}
-
-    def first(key: str, sources: Iterable[Optional[Source]]) -> Any:
-        for source in sources:
-            if source is not None and source.get(key) is not None:
-                origins[key] = source.name
-                return source.get(key)
-        return None
+    table = next((source for source in files if source.is_table), None)
+    origins: Dict[str, str] = {}  # key -> where its value comes from
 
     settings: Dict[str, Any] = {}
     for option in SETTINGS_OPTIONS:
@@ -224,8 +220,12 @@ def build_config(
             value = tuple(dict.fromkeys(name for s in found for name in s.get(option.key)))
             if found:
                 origins[option.key] = " + ".join(s.name for s in found)
-        else:
-            value = first(option.key, (command_line, *reversed(files)))
+        else:  # the command line, else the table, else flake8's file
+            source = next((s for s in (command_line, *reversed(files)) if s.get(option.key)
+                           is not None), None)
+            value = source.get(option.key) if source is not None else None
+            if source is not None:
+                origins[option.key] = source.name
         settings[option.settings_field] = option.default if value is None else value
 
     with_flags = [
@@ -240,10 +240,6 @@ def build_config(
                   source.get("extend-select") or ())
         for source in with_flags
     ]
-    for key in ("select", "ignore", "extend-select"):
-        named = [s.name for s in with_flags if s.get(key) is not None]
-        if named:
-            origins[key] = COMMAND_LINE if key in command_line.values else " + ".join(named)
 
     def folder(key: str, source: Source) -> str:  # a flag's patterns are from the current folder
         return command_line.root if key in command_line.values else source.root
@@ -258,7 +254,8 @@ def build_config(
             exclude += [(folder(key, source), pattern) for pattern in source.get(key) or ()]
         per_file += [(folder("per-file-ignores", source), pattern, codes)
                      for pattern, codes in source.get("per-file-ignores") or ()]
-    for key in ("exclude", "extend-exclude", "per-file-ignores"):
+    for key in ("select", "ignore", "extend-select", "exclude", "extend-exclude",
+                "per-file-ignores"):
         named = [s.name for s in with_flags if s.get(key) is not None]
         if named:
             origins[key] = COMMAND_LINE if key in command_line.values else " + ".join(named)

@@ -249,6 +249,29 @@ SETTINGS_OPTIONS: Sequence[Option] = tuple(option for option in OPTIONS if optio
 RUN_OPTIONS: Sequence[Option] = tuple(option for option in OPTIONS if not option.settings_field)
 
 
+def add_flags(parser: Any) -> None:
+    """Every option's command-line flag (the command line's, and the codemod's) on ``parser``
+    (an argparse parser or group)."""
+    for option in OPTIONS:
+        parser.add_argument(
+            option.flag,
+            type=option.kind.argument_type,
+            action="extend" if option.kind.repeatable else "store",
+            metavar=option.kind.metavar,
+            help=f"{option.help} (default: {option.shown_default})",
+        )
+
+
+def flag_values(given: Dict[str, Any]) -> Dict[str, Any]:
+    """The flags given, from argparse's values by destination: option key -> value."""
+    values: Dict[str, Any] = {}
+    for option in OPTIONS:
+        value = given.get(option.key.replace("-", "_"))
+        if value is not None:
+            values[option.key] = tuple(value) if option.kind.repeatable else value
+    return values
+
+
 def options_table() -> str:
     """The Markdown table of options for the README."""
     lines = [

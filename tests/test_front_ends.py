@@ -232,8 +232,7 @@ def test_every_lint_run_ends_with_findings_and_says_nothing_else(runs):
         if run.args[2] == "flake8":
             assert run.stderr == "", run.args
         else:  # the command line's summary
-            assert re.fullmatch(r"Found \d+ findings \(\d+ fixable with --fix(; \d+ more with "
-                                r"--fix --unsafe-fixes)?\)\.\n", run.stderr), run.stderr
+            assert re.fullmatch(r"Found \d+ findings?( \(.*\))?\.\n", run.stderr), run.stderr
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

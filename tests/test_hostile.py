@@ -298,7 +298,8 @@ def test_the_cli_in_a_process_survives_every_case_and_prints_the_same(in_process
     assert_no_traceback(processes.cli)
     names = IN_PROCESS["cli"]
     assert only(names, processes.cli.stdout) == in_process.cli.stdout.splitlines()
-    assert processes.cli.stderr.splitlines()[-1] == in_process.cli.stderr.splitlines()[-1]
+    # Files not checked are CAN001 findings on stdout: stderr holds the summary alone.
+    assert processes.cli.stderr.startswith("Found ") and len(processes.cli.stderr.splitlines()) == 1
     assert processes.cli.returncode == 2
 
 
