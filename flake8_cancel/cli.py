@@ -454,10 +454,12 @@ def _check_data(
         source = decode_source(data)
         if file_is_exempt(source):
             return FileResult(path, [])
+        issues = engine.analyze(source, path=path_for_project)
+        if not issues:
+            return FileResult(path, [])
         noqa = NoqaLines(source)
         lines = physical_lines(source)
         reported = []
-        issues = engine.analyze(source, path=path_for_project)
         for issue in issues:
             finding = issue.finding
             if noqa.silences(finding) or (ignored and finding.code.startswith(ignored)):

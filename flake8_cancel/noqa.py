@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from functools import cached_property
 from typing import Dict, Iterable, List, Sequence, Set
 
 from flake8_cancel.registry import Finding
@@ -24,10 +25,13 @@ from flake8_cancel.syntax import physical_lines
 # flake8's own expressions (flake8.defaults).
 NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.I)
 FILE_NOQA = re.compile(r"\s*# flake8[:=]\s*noqa", re.I)
+_FLAKE8_NOQA_ANYWHERE = re.compile(r"# flake8[:=]\s*noqa", re.I)
 
 
 def file_is_exempt(source: str) -> bool:
     """A ``# flake8: noqa`` comment alone on a line turns the whole file off, as in flake8."""
+    if not _FLAKE8_NOQA_ANYWHERE.search(source):  # the common case, without splitting lines
+        return False
     return any(FILE_NOQA.match(line) for line in physical_lines(source))
 
 
@@ -35,8 +39,16 @@ class NoqaLines:
     """The text flake8 searches for ``# noqa`` for each line of a module."""
 
     def __init__(self, source: str) -> None:
-        self.lines = physical_lines(source, keepends=True)
-        self.ranges = _statement_ranges(source, len(self.lines))
+        self.source = source
+
+    # Tokenized only when a finding is asked about: most files have none.
+    @cached_property
+    def lines(self) -> List[str]:
+        return physical_lines(self.source, keepends=True)
+
+    @cached_property
+    def ranges(self) -> Dict[int, tuple]:
+        return _statement_ranges(self.source, len(self.lines))
 
     def text_for(self, line: int) -> str:
         span = self.ranges.get(line)
