@@ -141,10 +141,17 @@ def _sources(options: Optional[argparse.Namespace]) -> Tuple[Source, Optional[So
 def _flake8_selection(options: argparse.Namespace) -> Dict[str, Any]:
     """flake8's select, ignore (with extend-ignore) and extend-select in force, as far as they
     name our codes."""
-    ignore = [*(options.ignore or ()), *(getattr(options, "extend_ignore", None) or ())]
-    found = {
-        "select": flake8_codes(options.select) if options.select is not None else None,
-        "ignore": flake8_codes(ignore),
-        "extend-select": flake8_codes(getattr(options, "extend_select", None) or ()),
+    given = {
+        "select": options.select,
+        "ignore": [*(options.ignore or ()), *(getattr(options, "extend_ignore", None) or ())],
+        "extend-select": getattr(options, "extend_select", None) or (),
     }
-    return {key: value for key, value in found.items() if value is not None}
+    found: Dict[str, Any] = {}
+    for key, prefixes in given.items():
+        if prefixes is None:
+            continue
+        try:
+            found[key] = flake8_codes(prefixes)
+        except ValueError as problem:  # CAN999: a typo, in flake8's file or command line
+            raise ConfigurationError(f"flake8's {key}: {problem}") from None
+    return found

@@ -273,3 +273,13 @@ def test_show_settings_says_where_each_value_comes_from(tmp_path):
     assert lines["cleanup-methods"].startswith("dispose  [")
     assert "CAN110" in lines["enabled rules"] and "CAN103" not in lines["enabled rules"]
     assert os.path.basename(str(project)) in lines["exclude"]
+
+
+def test_a_code_of_ours_that_does_not_exist_in_flake8s_selection_stops_it(tmp_path):
+    project = make(tmp_path, {"m.py": SWALLOW})
+    done = run_flake8("--select=E,CAN999", "m.py", cwd=project)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("flake8-cancel: error: flake8's select: 'CAN999' matches no "
+                                  "flake8-cancel code (known: CAN001, CAN101")
+    # Another tool's codes are its own business.
+    assert run_flake8("--select=E501,CAN", "m.py", cwd=project).returncode == 1
