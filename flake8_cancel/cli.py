@@ -434,11 +434,18 @@ def check_file(task: Tuple[str, int]) -> FileResult:
     return result._replace(statistics=statistics)
 
 
-def _unchecked(path: str, index: int, reason: str, reported: Sequence[Reported] = ()) -> FileResult:
-    """The file's result when it could not be checked (or fixed): CAN001, unless ignored."""
+def _unchecked(
+    path: str, index: int, reason: str, reported: Sequence[Reported] = (),
+    source: Optional[str] = None,
+) -> FileResult:
+    """The file's result when it could not be checked (or fixed): CAN001, unless ignored, or
+    (in a file that decodes) silenced by a noqa on its first line, as flake8 would."""
     config = _worker_configs[index][0]
-    shown = [unchecked(path, reason)] if config.reports_unchecked_in(path) else []
-    return FileResult(path, [*reported, *shown])
+    item = unchecked(path, reason)
+    shown = config.reports_unchecked_in(path) and not (
+        source is not None and NoqaLines(source).silences(item.finding)
+    )
+    return FileResult(path, [*reported, *([item] if shown else [])])
 
 
 def _check_data(
@@ -448,6 +455,7 @@ def _check_data(
     ``diff`` (for standard input) instead of writing it."""
     config, engine = _worker_configs[index]
     ignored = config.ignored_codes(path)
+    source: Optional[str] = None
     try:
         if mode.fix or mode.diff:
             return _fix_data(path, data, index, mode, write, path_for_project)
@@ -476,7 +484,7 @@ def _check_data(
             return FileResult(path, [], noqa_added=added)
         return FileResult(path, reported)
     except (UncheckableFile, ConfigurationError, FileChanged) as problem:
-        return _unchecked(path, index, str(problem))
+        return _unchecked(path, index, str(problem), source=source)
     except FileNotFoundError:  # removed after it was read: writing the fix would bring it back
         return _unchecked(path, index, "removed while it was being fixed; not written")
     except OSError as error:

@@ -104,3 +104,14 @@ def test_add_noqa_silences_every_finding_for_both_front_ends(tmp_path):
     assert "b''')  # noqa: CAN106\n" in (tmp_path / "string.py").read_text()
     again = run_cli("--add-noqa", *ADOPT, cwd=tmp_path)
     assert again.stderr == "Added 0 noqa comments\n"
+
+
+def test_a_noqa_on_the_first_line_silences_can001_for_both_front_ends(tmp_path):
+    # Valid Python that libcst refuses (thousands of adjacent strings): the plugin and the
+    # command line cannot check it, and report CAN001 at 1:1, which a noqa there silences.
+    refused = HEAD + swallow() + "y = (" + " ".join(['"a"'] * 5000) + ")\n"
+    (tmp_path / "loud.py").write_text(refused)
+    (tmp_path / "quiet.py").write_text(refused.replace(HEAD, "import asyncio  # noqa: CAN001\n"))
+    for done in (run_flake8("--isolated", "--select=CAN", "loud.py", "quiet.py", cwd=tmp_path),
+                 run_cli("loud.py", "quiet.py", cwd=tmp_path)):
+        assert found(done.stdout) == {("loud.py", 1, "CAN001")}
