@@ -103,10 +103,11 @@ def rule_name(code: str) -> str:
 
 
 def doc_url(code: str) -> Optional[str]:
-    """Where a rule's documentation is: docs/rules/CODE.md of the repository named by the
-    package's ``Documentation`` project URL; None when the installed package names none."""
+    """Where a rule's documentation page is: rules/CODE.md under the package's
+    ``Documentation`` project URL (the repository's docs/ folder); None when the installed
+    package names none."""
     base = _documentation_base()
-    return f"{base.rstrip('/')}/{code}.md" if base and code != UNCHECKED_CODE else None
+    return f"{base.rstrip('/')}/rules/{code}.md" if base and code != UNCHECKED_CODE else None
 
 
 def _documentation_base() -> Optional[str]:

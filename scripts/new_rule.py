@@ -7,7 +7,8 @@ with every doc heading to fill in, registered, reporting nothing yet), ``fixture
 (one example to annotate with ``# error: CAN112``) and a line under ``## [Unreleased]`` /
 ``### Added`` in CHANGELOG.md. It refuses a code or slug already in use, or a file that exists.
 The tests then say what is left to do: the doc's examples must fire and be clean, the fixture's
-annotations must match, and the README's rule table must be regenerated.
+annotations must match, and the README's rule table and docs/rules (scripts/rule_pages.py)
+must be regenerated.
 """
 
 from __future__ import annotations

@@ -204,3 +204,16 @@ def test_list_rules(tmp_path):
     assert [line.split()[0] for line in lines[1:]] == [rule.code for rule in all_rules()]
     for line, rule in zip(lines[1:], all_rules()):
         assert line.split()[1:] == [rule.slug, "on" if rule.default_enabled else "off", rule.fix_safety.value]
+
+
+def test_json_and_sarif_link_each_rule_to_its_page(checked, monkeypatch):
+    from flake8_cancel import reporting
+
+    monkeypatch.setattr(reporting, "_documentation_base", lambda: "https://example.org/docs/")
+    entries = json.loads(run("--format=json", "pkg/m.py", cwd=checked).stdout)
+    assert entries[0]["url"] == "https://example.org/docs/rules/CAN101.md"
+    document = json.loads(run("--format=sarif", "pkg/m.py", cwd=checked).stdout)
+    jsonschema.validate(document, SCHEMA)
+    assert document["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"] == (
+        "https://example.org/docs/rules/CAN101.md"
+    )
