@@ -163,3 +163,13 @@ def rules_table(rules: Iterable[Type[Rule]]) -> str:
         safety = rule.fix_safety.value
         lines.append(f"| {rule.code} | {rule.slug} | {default} | {safety} | {summary} |")
     return "\n".join(lines)
+
+
+def rule_page(rule: Type[Rule]) -> str:
+    """The rule's documentation page, docs/rules/CODE.md (what ``--explain`` prints)."""
+    default = "on" if rule.default_enabled else "off"
+    return (
+        f"# {rule.code} {rule.slug}\n\n"
+        f"Default: {default}. Fix: {rule.fix_safety.value}. Message: `{rule.code} {rule.message}`"
+        f"\n\n{rule.doc()}\n"
+    )

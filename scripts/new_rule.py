@@ -6,7 +6,8 @@ Writes ``flake8_cancel/rules/can114_the_new_slug.py`` (the rule class with every
 fill in, registered, reporting nothing yet), ``fixtures/CAN114.py`` (one example to annotate with
 ``# error: CAN114``) and a line under ``## [Unreleased]`` / ``### Added`` in CHANGELOG.md. It refuses a code or slug already in use, or a file that exists.
 The tests then say what is left to do: the doc's examples must fire and be clean, the fixture's
-annotations must match, and the README's rule table must be regenerated.
+annotations must match, and the README's rule table and docs/rules (scripts/rule_pages.py)
+must be regenerated.
 """
 
 from __future__ import annotations

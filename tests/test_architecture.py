@@ -37,6 +37,7 @@ LAYERS: List[List[str]] = [
     ["fixer"],
     ["selection"],
     ["config"],
+    ["discovery"],
     ["reporting"],
     ["cli", "plugin", "codemod"],
     ["__main__"],

@@ -150,7 +150,7 @@ class ChildCancelSwallowsOwn(Rule):
     slug = "child-cancel-swallows-own"
     message = (
         "awaiting a cancelled task here also swallows this task's own cancellation; "
-        "re-raise when asyncio.current_task().cancelling()"
+        "re-raise it when this task is the one being cancelled"
     )
     default_enabled = False
     fix_safety = FixSafety.UNSAFE
