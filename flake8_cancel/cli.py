@@ -123,7 +123,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     try:
         discovery = Discovery(
             command_line_source(_flag_values(options)),
-            read_flake8_file(find_flake8_file(os.getcwd())),
+            None if options.isolated else read_flake8_file(find_flake8_file(os.getcwd())),
+            isolated=options.isolated,
         )
         if options.show_settings:
             return _show_settings(discovery, options)
@@ -277,6 +278,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="print what the gate passed and libcst parsed, and time per stage")
     parser.add_argument("--list-rules", action="store_true",
                         help="list every rule: code, name, default and fix")
+    parser.add_argument("--isolated", action="store_true",
+                        help="read no configuration file ([tool.flake8-cancel], flake8's): "
+                        "the command line and the defaults only")
     parser.add_argument("--show-settings", action="store_true",
                         help="print the configuration in force for the first PATH (or the "
                         "current folder) and where each value comes from; check nothing")

@@ -94,10 +94,19 @@ def pyproject_table(directory: str) -> Optional[Source]:
 class Discovery:
     """The configuration of each folder and file, for one run (each folder is read once)."""
 
-    def __init__(self, command_line: Source, flake8: Optional[Source], walking: bool = True) -> None:
+    def __init__(
+        self,
+        command_line: Source,
+        flake8: Optional[Source],
+        walking: bool = True,
+        isolated: bool = False,
+    ) -> None:
+        """``isolated``: no ``[tool.flake8-cancel]`` table is read (and the caller passes no
+        flake8 file): the command line and the defaults alone, as ruff's ``--isolated``."""
         self.command_line = command_line
         self.flake8 = flake8
         self.walking = walking
+        self.isolated = isolated
         self._folders: Dict[str, Optional[RunConfig]] = {}
         self._built: Dict[Optional[str], RunConfig] = {}  # by the table's name
         self.tables: Dict[str, Source] = {}  # the tables read, by folder
@@ -122,7 +131,7 @@ class Discovery:
             if above is None or (above.is_inside(folder) and above.excludes(folder)):
                 self._folders[folder] = None
                 return None
-        table = pyproject_table(folder)
+        table = None if self.isolated else pyproject_table(folder)
         if table is not None:
             self.tables[folder] = table
             config: RunConfig = self._config(table)

@@ -24,7 +24,8 @@ pinned file name, downloads it with urllib and checks the pinned sha256. Archive
 ``.cache/ecosystem/projects/NAME-VERSION/``, the *project root* that paths are relative to. Work
 done is not redone: a marker file is written after unpacking, so a half-finished unpack is redone.
 
-lint: ``flake8-cancel --extend-select=CAN110 --format=json --target-version=3.11`` (every rule; the
+lint: ``flake8-cancel --isolated --extend-select=CAN110 --format=json --target-version=3.11``
+(every rule, whatever the project configures for flake8 or in pyproject.toml; the
 version is explicit, else the nearest pyproject.toml, the project's own or this repository's, would
 choose it) over the project's lint paths. Each finding is recorded with the source line and the
 enclosing function, and matched with ``ecosystem/baseline/NAME.json`` on (path, code, line): the
@@ -441,7 +442,7 @@ class Linter(NamedTuple):
             [str(self.package), *filter(None, [os.environ.get("PYTHONPATH")])]))
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "flake8_cancel", "--target-version=3.11",
+            [sys.executable, "-m", "flake8_cancel", "--isolated", "--target-version=3.11",
              f"--jobs={self.jobs}", *args],
             capture_output=True, text=True, cwd=cwd, env=environment,
         )

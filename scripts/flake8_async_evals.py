@@ -76,10 +76,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "flake8-async.md"
 FLAKE8_ASYNC = Project(
     name="flake8-async",
-    version="27.7.1",
+    version="26.8.1",
     kind="linter",
-    file="flake8_async-27.7.1.tar.gz",
-    sha256="8c2c8d5a410073db94201dd458ceadb4e745f1e37b14712a098869f3716437c0",
+    file="flake8_async-26.8.1.tar.gz",
+    sha256="c2d9e7b318169a85d821c8b2e661959481e59db1551626b7471c6e4627c99d9b",
     lint=(),
 )
 CACHE = ROOT / ".cache" / "flake8-async"
@@ -88,7 +88,7 @@ RUNS = CACHE / FLAKE8_ASYNC.version / "runs"
 EVAL_FILE_NAME = re.compile(r"tests/eval_files/(async10[34][a-z0-9_]*\.py)$")
 
 LIBRARIES = ("trio", "anyio", "asyncio")
-MODES = ("shipped", "async")
+MODES = ("async", "shipped")
 MODE_HEADINGS = {"shipped": "## As shipped", "async": "## In async code"}
 # Their annotation grammar: `# error: ...` or `# ASYNC103_trio: ...`, up to the next comment.
 ANNOTATION = re.compile(r"(error|ASYNC...)(_.*)?:([^#]*)(?=#|$)")
@@ -240,7 +240,9 @@ def as_async(variant: Variant) -> Source:
     tree = ast.parse(variant.content)
     imported = {alias.name for node in tree.body if isinstance(node, ast.Import)
                 for alias in node.names} & set(LIBRARIES)
-    if variant.library in imported or not imported:
+    if len(imported) > 1 and "anyio" in imported:
+        library = "anyio"  # a file that mixes libraries: anyio's checkpoint runs on either loop
+    elif variant.library in imported or not imported:
         library = variant.library
     else:  # a file of another library that is not substituted (BASE_LIBRARY ANYIO)
         library = sorted(imported)[0]
@@ -430,14 +432,19 @@ def markdown_table(rows: List[Row], verdicts: Dict[Tuple[str, str], str]) -> Lis
 
 
 def summary(rows: List[Row], mode: str) -> str:
+    """The counts of one mode: each handler counted once per library it was run for."""
     counts: Dict[str, int] = defaultdict(int)
+    handlers_ = set()
     for row in rows:
         if row.mode == mode and row.line is not None:
-            counts[row.outcome.kind] += len(row.libraries)
-            counts["both report" if row.outcome.theirs and row.outcome.ours else
-                   "neither reports" if not row.outcome.theirs else "-"] += len(row.libraries)
-    handled = sum(counts[kind] for kind in ("agree", "theirs only", "ours only"))
-    return (f"{mode}: {handled} handlers compared (file and library), {counts['agree']} agree "
+            handlers_.add((row.name, row.line))
+            both = bool(row.outcome.theirs) and bool(row.outcome.ours)
+            kind = row.outcome.kind if row.outcome.kind != "agree" else (
+                "both report" if both else "neither reports")
+            counts[kind] += len(row.libraries)
+    compared = sum(counts.values())
+    return (f"{mode}: {len(handlers_)} handlers, {compared} compared (a handler once per "
+            f"library): {counts['both report'] + counts['neither reports']} agree "
             f"({counts['both report']} both report, {counts['neither reports']} neither), "
             f"{counts['theirs only']} theirs only, {counts['ours only']} ours only")
 

@@ -127,3 +127,14 @@ def test_standard_input_fix_writes_the_fixed_source_to_stdout(project, runner):
     ).replace("async def g", "import asyncio\n\nasync def g").encode()
     assert b"Fixed 1 finding (0 remaining)" in done.stderr
     assert (project / "src" / "app.py").read_text().startswith("import asyncio\n\n\nasync def f")
+
+
+def test_isolated_reads_no_configuration_file(project):
+    # A project whose flake8 selects other plugins' codes only: flake8 would report no CAN
+    # finding, and neither does the command line (it warns); --isolated reads neither file.
+    (project / ".flake8").write_text("[flake8]\nselect = E,F,W\n")
+    write_config(project, 'exclude = ["src"]\n')
+    done = run("src", cwd=project)
+    assert codes(done) == [] and b"warning" in done.stderr
+    isolated = run("--isolated", "src", cwd=project)
+    assert codes(isolated) == [("src/app.py", "CAN101"), ("src/app.py", "CAN103")]
