@@ -9,6 +9,7 @@ import timeout``), so resolution returns every qualified name it may stand for.
 from __future__ import annotations
 
 import builtins
+from functools import cached_property
 from typing import (
     Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple,
 )
@@ -398,7 +399,7 @@ class Catch:
 
     __slots__ = (
         "bare", "base_exception", "names_cancellation", "exception", "timeout", "asyncio_timeout",
-        "builtin_timeout", "futures_cancelled",
+        "builtin_timeout", "futures_cancelled", "catches_every_cancellation",
     )
 
     def __init__(self, bare: bool = False) -> None:
@@ -410,6 +411,10 @@ class Catch:
         self.asyncio_timeout = False  # asyncio.TimeoutError (its own class before 3.11)
         self.builtin_timeout = False  # the builtin TimeoutError
         self.futures_cancelled = False  # concurrent.futures' or the legacy asyncio.futures' one
+        # Catches whichever library's cancellation can arrive in the module (all it uses): what
+        # an earlier clause must do to shield the later ones. `except trio.Cancelled:` in a
+        # module that also runs asyncio does not.
+        self.catches_every_cancellation = bare
 
     @property
     def catches_everything(self) -> bool:
@@ -473,10 +478,17 @@ class Vocabulary:
 
     def _catch_of_types(self, types: Iterable[cst.BaseExpression]) -> Catch:
         catch = Catch()
+        named: Set[str] = set()  # the libraries whose cancellation the clause names
         for single in types:
             meanings = self.bindings.resolve(single)
             if BASE_EXCEPTION in meanings:
                 catch.base_exception = True
+            for meaning in meanings & self.cancelled:
+                named.add(
+                    "asyncio" if meaning in CANCELLED_ERROR
+                    else "trio" if meaning in TRIO_CANCELLED
+                    else "any"  # anyio's class is its backend's; a configured one, trusted
+                )
             if "builtins.Exception" in meanings:
                 catch.exception = True
             if not meanings.isdisjoint(self.cancelled):
@@ -487,7 +499,17 @@ class Vocabulary:
                 catch.timeout = True
                 catch.asyncio_timeout |= not meanings.isdisjoint(ASYNCIO_TIMEOUT_ERROR)
                 catch.builtin_timeout |= BUILTIN_TIMEOUT_ERROR in meanings
+        catch.catches_every_cancellation = catch.base_exception or (
+            "any" in named or bool(named) and self.running_libraries <= named
+        )
         return catch
+
+    @property
+    def running_libraries(self) -> FrozenSet[str]:
+        """Whose cancellation can arrive here: asyncio's, trio's, or both where the module uses
+        both (anyio runs on either; a module of neither is taken for asyncio)."""
+        running = self.libraries & {"asyncio", "trio"}
+        return running or frozenset({"asyncio"})
 
     def is_cancelled_error(self, node: cst.BaseExpression) -> bool:
         return self.bindings.resolves_to(node, self.cancelled)
@@ -598,7 +620,7 @@ class Vocabulary:
             return any(self.is_timeout_manager(item.item) for item in node.items)
         return any(self.is_deadline_scope(item.item) for item in node.items)
 
-    @property
+    @cached_property
     def libraries(self) -> FrozenSet[str]:
         """Which of asyncio, anyio and trio the module uses (imports, or is part of)."""
         roots = {

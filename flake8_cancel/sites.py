@@ -910,11 +910,17 @@ class HandlerSite:
     @cached_property
     def shielded(self) -> bool:
         """An earlier clause of the same try already catches cancellation: this one never sees it."""
-        return any(catch.catches_cancellation for catch in self.try_site.catches[: self.index])
+        return any(
+            catch.catches_every_cancellation for catch in self.try_site.catches[: self.index]
+        )
 
     @cached_property
     def paths(self) -> HandlerPaths:
-        return analyze_handler(self.node, self.vocabulary)
+        function = self.scope.function
+        in_async_generator = (
+            function is not None and function.asynchronous is not None and is_generator(function)
+        )
+        return analyze_handler(self.node, self.vocabulary, in_async_generator)
 
     @cached_property
     def raises(self) -> List[RaisePlace]:

@@ -73,7 +73,33 @@ def vocabulary_of(source: str, settings: Settings = Settings()) -> Vocabulary:
 
 
 def flags(catch: Catch) -> FrozenSet[str]:
-    return frozenset(name for name in Catch.__slots__ if getattr(catch, name))
+    """What the clause names (not what that means for shielding: catches_every_cancellation)."""
+    return frozenset(
+        name
+        for name in Catch.__slots__
+        if getattr(catch, name) and name != "catches_every_cancellation"
+    )
+
+
+@pytest.mark.parametrize(
+    "source, exception_type, every",
+    [
+        ("import asyncio", "asyncio.CancelledError", True),
+        ("import trio", "trio.Cancelled", True),
+        ("import asyncio, trio", "trio.Cancelled", False),
+        ("import asyncio, trio", "asyncio.CancelledError", False),
+        ("import asyncio, trio", "(trio.Cancelled, asyncio.CancelledError)", True),
+        ("import asyncio, trio, anyio", "anyio.get_cancelled_exc_class()", True),
+        ("import asyncio, trio", "BaseException", True),
+        ("import asyncio, trio", None, True),
+        ("import asyncio", "Exception", False),
+    ],
+)
+def test_a_clause_catches_every_cancellation_only_of_every_library_the_module_runs(
+    source, exception_type, every
+):
+    node = None if exception_type is None else cst.parse_expression(exception_type)
+    assert vocabulary_of(source).catch_of(node).catches_every_cancellation is every
 
 
 def caught(source: str, exception_type: Optional[str], settings: Settings = Settings()):

@@ -17,6 +17,11 @@ class CancelledErrorReraisePartial(Rule):
     makes the bug hard to reproduce. Paths are followed exactly through `if`/`elif`/`else`,
     `match`, nested `try`/`finally`, loops, `return`, `break` and `continue`.
 
+    In an async generator, a `yield` in the handler is a path that may end there: the consumer
+    may never ask for the next item (it breaks out of its `async for`, or closes the generator),
+    and the generator then ends at that `yield` with `GeneratorExit` instead of the
+    cancellation (CAN101 when no path re-raises).
+
     ## Example
     ```python
     import asyncio

@@ -163,7 +163,7 @@ def _raise_places(
             elif block_kind is BlockKind.HANDLER:
                 handlers = statement.handlers  # type: ignore[union-attr]
                 index = next(i for i, handler in enumerate(handlers) if handler is owner)
-                shielded = any(catch.catches_cancellation for catch in catches[:index])
+                shielded = any(catch.catches_every_cancellation for catch in catches[:index])
                 inner_handler = in_handler or (catches[index].catches_cancellation and not shielded)
             yield from _raise_places(statements(suite), vocabulary, inner_guards, inner_handler)
 
