@@ -636,7 +636,10 @@ def _never_empty(iterable: cst.BaseExpression) -> bool:
             for element in iterable.elements
         )
     if isinstance(iterable, cst.Dict):
-        return any(isinstance(element, cst.DictElement) for element in iterable.elements)
+        return any(
+            isinstance(element, cst.DictElement) or _never_empty(element.value)
+            for element in iterable.elements
+        )
     if isinstance(iterable, cst.SimpleString):
         value = iterable.evaluated_value
         return bool(value)
