@@ -189,7 +189,8 @@ class Engine:
         issues = []
         for node, rule, site in found:
             line, column = where[id(node)]
-            issues.append(Issue(Finding(line, column, rule.code, rule.message), rule, node, site))
+            message = rule.message_for(site)
+            issues.append(Issue(Finding(line, column, rule.code, message), rule, node, site))
         return sorted(issues, key=lambda issue: issue.finding)
 
     def _find(

@@ -85,6 +85,17 @@ class Rule:
     # indexes the module's awaits, in files that pass this rule's gate.
     needs_call_index: ClassVar[bool] = False
 
+    # The message in trio's words, where they differ: its class is `Cancelled`, it has no
+    # uncancel(), and its fail_after() raises TooSlowError. None: `message` with `Cancelled`.
+    trio_message: ClassVar[Optional[str]] = None
+
+    @classmethod
+    def message_for(cls, site: Site) -> str:
+        """The message for a finding at ``site``, in the words of its module's library."""
+        if site.scope.vocabulary.library != "trio":
+            return cls.message
+        return cls.trio_message or cls.message.replace("CancelledError", "Cancelled")
+
     @classmethod
     def doc(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")

@@ -138,6 +138,7 @@ class CancellationConverted(Rule):
     code = "CAN105"
     slug = "cancellation-converted"
     message = "cancellation is converted into another exception; re-raise it with bare 'raise' or call uncancel() first"
+    trio_message = "cancellation is converted into another exception; re-raise it with bare 'raise'"
     fix_safety = FixSafety.NONE
     gate = r"CancelledError|BaseException|except\s*:"
 

@@ -142,6 +142,7 @@ class TimeoutCaughtInsideTimedScope(Rule):
     code = "CAN201"
     slug = "timeout-caught-inside-timed-scope"
     message = "TimeoutError is never raised inside the timed scope; handle CancelledError here or catch TimeoutError outside"
+    trio_message = "TooSlowError is never raised inside the timed scope; handle Cancelled here or catch TooSlowError outside"
     fix_safety = FixSafety.UNSAFE
     needs_call_index = True
     # An except clause (or a tuple alias) naming TimeoutError, and something that sets a deadline.
