@@ -12,8 +12,9 @@ What makes a run here behave as a fresh process:
 
 - standard input, output and error are fresh byte buffers (text written to them goes straight
   through, so text and bytes keep their order, as on a pipe); the current folder is ``cwd``;
-- the caches a process starts without (the parsed ``pyproject.toml`` files) are emptied first,
-  so that a test may rewrite a configuration file between two runs;
+- the caches a process starts without (the parsed ``pyproject.toml`` files, the project modules
+  that imported names were read from) are emptied first, so that a test may rewrite a
+  configuration file or a module between two runs;
 - ``SystemExit`` (argparse's usage errors, ``--version``) becomes the exit status;
 - flake8's plugin class keeps its engine in a class attribute: it is put back afterwards;
 - both run their files one after another (``--jobs=1``, unless the test gives ``--jobs``): a pool
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, List, Sequence, Tuple, Union
 
+from flake8_cancel.modules import project_at
 from flake8_cancel.plugin import Plugin
 from flake8_cancel.settings import nearest_pyproject
 
@@ -52,6 +54,7 @@ def _as_a_process(cwd: Path, stdin: bytes) -> Iterator[Tuple[io.TextIOWrapper, i
     out, err = stream(), stream()
     sys.stdin, sys.stdout, sys.stderr = stream(stdin), out, err
     nearest_pyproject.cache_clear()
+    project_at.cache_clear()
     os.chdir(cwd)
     try:
         yield out, err
@@ -59,6 +62,7 @@ def _as_a_process(cwd: Path, stdin: bytes) -> Iterator[Tuple[io.TextIOWrapper, i
         sys.stdin, sys.stdout, sys.stderr, directory, Plugin.engine = saved
         os.chdir(directory)
         nearest_pyproject.cache_clear()  # what this run read must not reach the next test
+        project_at.cache_clear()
 
 
 def _run(
