@@ -19,6 +19,7 @@ Reading is cheap and never fails:
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 import re
 import warnings
@@ -314,16 +315,17 @@ def _statement_always_raises(statement: ast.stmt) -> bool:
 
 
 # -- the gate's view -------------------------------------------------------------------------------
-# What an `except` clause or a `suppress(...)` call names, and the imports that bind it.
-_EXCEPT = re.compile(r"\bexcept\*?[ \t]*(\([^)]*\)|[\w.]+)")
-_SUPPRESS = re.compile(r"\bsuppress\(([^)]*)\)")
+# What an `except` clause or a `suppress(...)` call names, and the imports that bind it. Each
+# pattern starts with a literal (fast to scan for); a parenthesized list may hold comments.
+_LIST = r"\((?:[^)#]|#[^\n]*)*\)"
+_EXCEPT = re.compile(rf"except\*?[ \t]*({_LIST}|[\w.]+)")
+_SUPPRESS = re.compile(rf"suppress({_LIST})")
+_FROM_IMPORT = re.compile(rf"from[ \t]+(\.*)[ \t]*([\w.]*)[ \t]+import[ \t]+({_LIST}|[^\n;#]*)")
+_IMPORT = re.compile(r"\n[ \t]*import[ \t]+([^\n;#]*)")
 _DOTTED = re.compile(r"[A-Za-z_][\w.]*")
-_FROM_IMPORT = re.compile(
-    r"^[ \t]*from[ \t]+(\.*)[ \t]*([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n;#]*)", re.M
-)
-_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n;#]*)", re.M)
 _IMPORTED = re.compile(r"([\w.*]+)(?:[ \t]+as[ \t]+(\w+))?")
 _COMMENT = re.compile(r"#[^\n]*")
+_BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def imported_definitions_text(source: str, path: Optional[str]) -> str:
@@ -331,13 +333,14 @@ def imported_definitions_text(source: str, path: Optional[str]) -> str:
     names in an ``except`` clause or a ``suppress(...)`` call stand for, written as tuples
     (``ERRORS = (builtins.OSError, asyncio.CancelledError)``); empty when there are none. A
     text search, then the definitions of those names only."""
-    if path is None or "import" not in source:
+    if path is None:
         return ""
-    text = _COMMENT.sub("", source)
     used: Set[str] = set()
     for pattern in (_EXCEPT, _SUPPRESS):
-        for match in pattern.finditer(text):
-            used.update(_DOTTED.findall(match.group(1)))
+        for match in pattern.finditer(source):
+            for name in _DOTTED.findall(_COMMENT.sub("", match.group(1))):
+                if name.split(".", 1)[0] not in _BUILTIN_NAMES:
+                    used.add(name)
     if not used:
         return ""
     package = module_package(path)
@@ -346,23 +349,23 @@ def imported_definitions_text(source: str, path: Optional[str]) -> str:
         return ""
     bindings = Bindings(package=package, follow=project.definition)
     prefix = project.top + "."
-    for level, module, names in _FROM_IMPORT.findall(text):
+    for level, module, names in _FROM_IMPORT.findall(source):
         absolute = bindings.absolute_module(len(level), module or None)
         if absolute is None or not (absolute + ".").startswith(prefix):
             continue
-        imported = _IMPORTED.findall(names.strip("()"))
+        imported = _IMPORTED.findall(_COMMENT.sub("", names).strip("()"))
         if any(name == "*" for name, _ in imported):
             bindings.bind_from_import(absolute, None)
         else:
             bindings.bind_from_import(absolute, [(n, a or None) for n, a in imported if n])
-    for names in _IMPORT.findall(text):
+    for names in _IMPORT.findall("\n" + source):
         for name, asname in _IMPORTED.findall(names):
             if (name + ".").startswith(prefix):
                 bindings.bind_import(name, asname or None)
     lines = []
     for name in sorted(used):
         meanings = bindings.resolve_dotted(name)
-        if not meanings or meanings == {f"builtins.{name}"}:
+        if not meanings:
             continue  # not imported from the project: its text is the module's own
         elements, _ = bindings.imported_tuples(meanings)
         spelled = sorted(meaning for meaning in meanings if not meaning.startswith(prefix)) + [

@@ -27,8 +27,8 @@ class TimeoutCaughtInsideTimedScope(Rule):
     """
     ## What it does
     Checks for `except TimeoutError:` (any spelling: builtin, `asyncio.TimeoutError`,
-    `asyncio.exceptions.TimeoutError`, `concurrent.futures.TimeoutError`, or a tuple with one)
-    inside the very scope that a deadline is timing, where that `TimeoutError` is never raised
+    `asyncio.exceptions.TimeoutError`, `concurrent.futures.TimeoutError`, or a tuple with one,
+    also a tuple imported from another module of the project, see CAN101) inside the very scope that a deadline is timing, where that `TimeoutError` is never raised
     (the deadline arrives there as `CancelledError`).
 
     The timed scopes are:
@@ -106,7 +106,8 @@ class TimeoutCaughtInsideTimedScope(Rule):
     ## Fix safety
     Unsafe: catch `asyncio.CancelledError` instead and re-raise at the end of the handler. The
     handler then runs on every cancellation, not only on the deadline, which changes behaviour.
-    There is no fix where the clause names other exceptions too (a tuple), where another clause of
+    There is no fix where the clause names other exceptions too (a tuple, written here or
+    imported), where another clause of
     the `try` already handles cancellation, or where a path of the handler raises another
     exception: catching the cancellation there would convert it (CAN105). Never in an `except*` clause (a bare `raise` there ends the task with a
     `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
