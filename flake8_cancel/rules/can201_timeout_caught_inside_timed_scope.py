@@ -27,8 +27,8 @@ class TimeoutCaughtInsideTimedScope(Rule):
     """
     ## What it does
     Checks for `except TimeoutError:` (any spelling: builtin, `asyncio.TimeoutError`,
-    `asyncio.exceptions.TimeoutError`, `concurrent.futures.TimeoutError`, or a tuple with one,
-    also a tuple imported from another module of the project, see CAN101) inside the very scope that a deadline is timing, where that `TimeoutError` is never raised
+    `asyncio.exceptions.TimeoutError`, `concurrent.futures.TimeoutError`, or a tuple with one)
+    inside the very scope that a deadline is timing, where that `TimeoutError` is never raised
     (the deadline arrives there as `CancelledError`).
 
     The timed scopes are:
@@ -42,6 +42,9 @@ class TimeoutCaughtInsideTimedScope(Rule):
     A handler whose `try` body has a deadline of its own (a nested `wait_for` or timeout manager,
     or a call with a `timeout=` or `*_timeout=` argument) is not reported: its `TimeoutError` can
     come from there.
+
+    A tuple imported from another module of the project counts as one written here (CAN101 says
+    how names are resolved).
 
     ## Why is this bad?
     When the deadline expires, asyncio cancels the task: the timed code sees `CancelledError` at
