@@ -570,7 +570,8 @@ HANDLERS = [
     "        raise",
     "except (KeyError, ERRORS):\n        log()",
     "except ERRORS:\n        raise RuntimeError('lost')",
-    "except BaseException as error:\n        if isinstance(error, ERRORS):\n            return None\n"
+    "except BaseException as error:\n        if isinstance(error, ERRORS):\n"
+    "            return None\n"
     "        raise",
 ]
 DEFINITIONS = [
@@ -674,7 +675,7 @@ def test_the_gate_sees_what_the_imported_names_stand_for(tmp_path):
     assert imported_definitions_text("import asyncio\nexcept OSError:\n", path) == ""
 
 
-# -- the pieces: modules.Project and names.Bindings -------------------------------------------------
+# -- the pieces: modules.Project ------------------------------------------------------------------
 
 
 def test_a_definition_is_read_from_the_module_file_or_the_package_init(tmp_path):
