@@ -2,7 +2,9 @@
 
 Used by the flake8 plugin, the command line and the fixer alike. Speed is part of the design:
 - the gate (gate.py) is a text search: a file without ``async`` or without anything a rule
-  could match is never parsed by libcst;
+  could match is never parsed by libcst. A file that fails it on its own text is searched once
+  more with what the names it imports from its project and catches stand for (an exception
+  tuple in ``const.py``): only those definitions are read, by CPython's ``ast`` (modules.py);
 - the site walker (sites.py) visits statements only, and the facts about a site are computed
   lazily, once, and shared by every rule;
 - positions are computed only for a module that has findings, from CPython's ``ast`` rather than
@@ -18,7 +20,7 @@ from typing import Counter, Dict, Iterator, List, NamedTuple, Optional, Sequence
 
 import libcst as cst
 
-from flake8_cancel.gate import Gate
+from flake8_cancel.gate import Gate, GateText
 from flake8_cancel.positions import positions
 from flake8_cancel.registry import Finding, Rule
 from flake8_cancel.rules import all_rules
@@ -114,17 +116,21 @@ class Engine:
         return self._rule_sets[target_version]
 
     def target_version_if_admitted(self, source: str, path: Optional[str]) -> Optional[TargetVersion]:
-        """The target version for a text that passes the gate of the rules that apply to it,
-        else None. Raises ConfigurationError like ``Settings.target_version_for``, for a text
-        that passes the gate only. Every rule needs an async scope."""
+        """The target version for a text that passes the gate of the rules that apply to it
+        (with what the names it imports from its project stand for, ``gate.GateText``), else
+        None. Raises ConfigurationError like ``Settings.target_version_for``, for a text that
+        passes the gate only. Every rule needs an async scope."""
         with self.statistics.timing("gate"):
-            if not (self.rules and "async" in source and self.gate.search(source)):
+            if not (self.rules and "async" in source):
+                return None
+            text = GateText(source, path)
+            if not text.passes(self.gate):
                 return None
             target_version = self.settings.target_version_for(path)
             rule_set = self.rule_set(target_version)
             if rule_set is None:
                 return None
-            if len(rule_set.rules) != len(self.rules) and not rule_set.gate.search(source):
+            if len(rule_set.rules) != len(self.rules) and not text.passes(rule_set.gate):
                 return None
         self.statistics.counts["gate passed"] += 1
         return target_version
@@ -141,7 +147,8 @@ class Engine:
         """Findings for one module's text, sorted. Raises UncheckableFile with the reason, or
         ConfigurationError when the project's pyproject.toml holds an unusable value.
 
-        ``path`` locates the project (its pyproject.toml) for the target version.
+        ``path`` locates the project: its pyproject.toml for the target version, and the
+        modules that names imported from the project are defined in.
         ``python_tree`` is the running Python's ``ast`` of this text, when there is one already
         (flake8 has it); otherwise CPython's parser screens the text first, see
         ``source.screen_with_python``. It also says where findings are (positions.py).
@@ -173,7 +180,8 @@ class Engine:
     ) -> List[Issue]:
         """Findings in a parsed module. ``python_tree``: CPython's ``ast`` of ``source``, if
         at hand (else it is parsed when there are findings to place). ``path`` tells whether
-        the target version was declared (by an option or the project) or only assumed."""
+        the target version was declared (by an option or the project) or only assumed, and
+        where the modules are that names imported from the project are defined in."""
         rule_set = self.rule_set(target_version)
         if rule_set is None:
             return []
@@ -202,7 +210,9 @@ class Engine:
         path: Optional[str],
     ) -> List[Tuple[cst.CSTNode, Rule, Site]]:
         """The one traversal, then every rule's hooks on the sites it collected."""
-        index_calls = bool(rule_set.call_index_gate and rule_set.call_index_gate.search(source))
+        index_calls = bool(
+            rule_set.call_index_gate and GateText(source, path).passes(rule_set.call_index_gate)
+        )
         context = ModuleContext(module, source, self.settings, target_version, index_calls, path)
         sites = collect_sites(context)
         # Handlers are judged after the traversal: a deadline set further down the module

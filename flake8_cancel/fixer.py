@@ -82,7 +82,7 @@ def fix_bytes(
     current_text, current_data = text, data
     fixed: Counter = Counter()
     issues: List[Issue] = []
-    checker = _Checker(engine, target_version, unsafe)
+    checker = _Checker(engine, target_version, unsafe, path)
     not_applied: Dict[Tuple[int, int, str], Tuple[Finding, str]] = {}
     for _ in range(MAX_ROUNDS):
         issues = _without(
@@ -141,13 +141,16 @@ class _Checker:
     CAN101 see the handler, whose own fix comes next). Otherwise the fix it belongs to (the
     nearest fixed finding above it) is dropped and the rest checked again."""
 
-    def __init__(self, engine: Engine, target_version: Tuple[int, int], unsafe: bool) -> None:
+    def __init__(
+        self, engine: Engine, target_version: Tuple[int, int], unsafe: bool, path: Optional[str]
+    ) -> None:
         from flake8_cancel.rules import all_rules
 
         self.engine = Engine(engine.settings, all_rules())
         self.engine.statistics = engine.statistics
         self.target_version = target_version
         self.unsafe = unsafe
+        self.path = path  # where the module is: what its imports from its project mean
 
     def without_fixes_that_add_findings(
         self, module: cst.Module, text: str, chosen: List[Tuple[Issue, Fix]]
@@ -156,7 +159,9 @@ class _Checker:
             return chosen, []
         before = {
             (issue.finding.line, issue.finding.code)
-            for issue in self.engine.analyze_module(module, text, self.target_version)
+            for issue in self.engine.analyze_module(
+                module, text, self.target_version, path=self.path
+            )
         }
         lines = physical_lines(text)
         kept = list(chosen)
@@ -205,7 +210,9 @@ class _Checker:
         fixed_module = parse_bytes(_apply(module, [fix for _, fix in fixes]).bytes)
         fixed_text = decode_source(fixed_module.bytes)
         fixed_lines = physical_lines(fixed_text)
-        after = self.engine.analyze_module(fixed_module, fixed_text, self.target_version)
+        after = self.engine.analyze_module(
+            fixed_module, fixed_text, self.target_version, path=self.path
+        )
         old_lines = _line_mapping(lines, fixed_lines)
         added = [
             other

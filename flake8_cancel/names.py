@@ -4,6 +4,11 @@ A name is never guessed from its last attribute: ``foo.CancelledError`` is async
 ``foo`` is bound to ``asyncio`` (or ``asyncio.exceptions``) by an import. A name can have several
 meanings at once (``try: from asyncio import timeout`` / ``except ImportError: from async_timeout
 import timeout``), so resolution returns every qualified name it may stand for.
+
+A name imported from another module of the same project (``from .const import ERRORS``) means
+what its definition there means, resolved in that module's own imports: an alias, a tuple of
+exception types, a function that never returns. ``Bindings`` asks for the definition through
+``follow`` (modules.py reads the module); nothing here touches the filesystem.
 """
 
 from __future__ import annotations
@@ -11,7 +16,17 @@ from __future__ import annotations
 import builtins
 from functools import cached_property
 from typing import (
-    Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
 )
 
 import libcst as cst
@@ -187,17 +202,55 @@ def last_names(qualified: Iterable[str]) -> List[str]:
     return [name.rsplit(".", 1)[-1] for name in qualified]
 
 
-class Bindings:
-    """Names bound in one scope: imports, and module-level aliases of other names."""
+class Element(NamedTuple):
+    """One exception type of a tuple defined in another module: how it is written there
+    (``asyncio.TimeoutError``; None for an expression that is no name) and what it means there."""
 
-    def __init__(self, parent: Optional["Bindings"] = None, package: Optional[str] = None) -> None:
+    written: Optional[str]
+    meanings: QualifiedNames
+
+
+class Definition(NamedTuple):
+    """What a name defined at the top level of another module of the project stands for, as
+    that module's own imports resolve it: an alias of other names, a tuple of exception types,
+    or a function that never returns."""
+
+    meanings: QualifiedNames = NOTHING
+    elements: Optional[Tuple[Element, ...]] = None
+    never_returns: bool = False
+
+
+# Reads the definition of a qualified name of the project (``pkg.const.ERRORS``) from its module.
+Follow = Callable[[str], Optional[Definition]]
+
+
+class Bindings:
+    """Names bound in one scope: imports, and module-level aliases of other names.
+
+    With ``follow``, a name that an import brings from another module of the same project means
+    what its definition there means: an alias, a tuple of exception types or a function that
+    never returns, exactly as if it were defined here."""
+
+    def __init__(
+        self,
+        parent: Optional["Bindings"] = None,
+        package: Optional[str] = None,
+        follow: Optional[Follow] = None,
+    ) -> None:
         self.parent = parent
         # The dotted package the module is in, when known from its path: relative imports
         # resolve against it (`from .._core import X` in anyio/streams is anyio._core.X).
         self.package = package if parent is None else parent.package
+        # Reads the definition of a name of another module of the project (modules.py).
+        self.follow = follow if parent is None else parent.follow
+        self._project_prefix = f"{self.project}." if self.project else None
         self._names: Dict[str, QualifiedNames] = {}
         self._tuples: Dict[str, Tuple[cst.BaseExpression, ...]] = {}
         self._star_modules: Tuple[str, ...] = ()
+        # Stand-ins for the elements of tuples defined in other modules, shared by the scopes
+        # of one module: each by its key (`pkg.const.ERRORS[2]`), and what each means there.
+        self._stand_ins: Dict[str, cst.BaseExpression] = {} if parent is None else parent._stand_ins
+        self._elsewhere: Dict[str, Element] = {} if parent is None else parent._elsewhere
 
     # -- recording ---------------------------------------------------------------------------
     def _bind(self, name: str, meanings: QualifiedNames, fallback: bool) -> None:
@@ -210,50 +263,71 @@ class Bindings:
     def add_import(self, node: cst.CSTNode, fallback: bool = False) -> None:
         if isinstance(node, cst.Import):
             for alias in node.names:
-                full = _import_target(alias.name)
+                asname = None
                 if alias.asname is not None:
-                    local = dotted_name(alias.asname.name)  # type: ignore[arg-type]
-                    if local is not None:
-                        self._bind(local, frozenset({full}), fallback)
-                else:
-                    top = full.split(".", 1)[0]
-                    self._bind(top, frozenset({top}), fallback)
+                    asname = dotted_name(alias.asname.name)  # type: ignore[arg-type]
+                    if asname is None:
+                        continue
+                self.bind_import(_import_target(alias.name), asname, fallback)
         elif isinstance(node, cst.ImportFrom):
-            module = self._absolute_module(node)
-            if module is None:
-                # This project's own code, from a package we cannot name: what the names mean
-                # is unknown, but they are bound (`from .compat import TimeoutError` is no
-                # longer the builtin).
-                if not isinstance(node.names, cst.ImportStar):
-                    for alias in node.names:
-                        local = alias.asname.name if alias.asname is not None else alias.name
-                        name = dotted_name(local)
-                        if name is not None:
-                            self._bind(name, NOTHING, fallback)
-                return
+            module = self.absolute_module(
+                len(node.relative), _import_target(node.module) if node.module else None
+            )
             if isinstance(node.names, cst.ImportStar):
-                self._star_modules += (module,)
+                self.bind_from_import(module, None, fallback)
                 return
+            imported = []
             for alias in node.names:
-                imported = _import_target(alias.name)
-                local = imported
+                name = _import_target(alias.name)
+                asname = None
                 if alias.asname is not None:
-                    local = dotted_name(alias.asname.name) or imported  # type: ignore[arg-type]
-                self._bind(local, frozenset({f"{module}.{imported}"}), fallback)
+                    asname = dotted_name(alias.asname.name)  # type: ignore[arg-type]
+                imported.append((name, asname))
+            self.bind_from_import(module, imported, fallback)
 
-    def _absolute_module(self, node: cst.ImportFrom) -> Optional[str]:
-        """The module an import names, a relative one resolved against the package."""
-        if not node.relative:
-            return _import_target(node.module) if node.module is not None else None
+    def bind_import(self, full: str, asname: Optional[str], fallback: bool = False) -> None:
+        """``import full`` (binds its top-level package) or ``import full as asname``."""
+        if asname is not None:
+            self._bind(asname, frozenset({full}), fallback)
+        else:
+            top = full.split(".", 1)[0]
+            self._bind(top, frozenset({top}), fallback)
+
+    def bind_from_import(
+        self,
+        module: Optional[str],
+        imported: Optional[Sequence[Tuple[str, Optional[str]]]],
+        fallback: bool = False,
+    ) -> None:
+        """``from module import name [as asname], ...``, or ``import *`` when ``imported`` is
+        None. ``module`` is absolute (see ``absolute_module``), None when it cannot be named."""
+        if module is None:
+            # This project's own code, from a package we cannot name: what the names mean is
+            # unknown, but they are bound (`from .compat import TimeoutError` is no longer the
+            # builtin).
+            for name, asname in imported or ():
+                self._bind(asname or name, NOTHING, fallback)
+            return
+        if imported is None:
+            self._star_modules += (module,)
+            return
+        for name, asname in imported:
+            self._bind(asname or name, frozenset({f"{module}.{name}"}), fallback)
+
+    def absolute_module(self, level: int, module: Optional[str]) -> Optional[str]:
+        """The module that ``from <level dots><module> import ...`` names: a relative one
+        resolved against the package, None where it cannot be."""
+        if not level:
+            return module
         if self.package is None:
             return None
         parts = self.package.split(".")
-        up = len(node.relative) - 1
+        up = level - 1
         if up >= len(parts):
             return None
         base = parts[: len(parts) - up]
-        if node.module is not None:
-            base.append(_import_target(node.module))
+        if module is not None:
+            base.append(module)
         return ".".join(base)
 
     @property
@@ -278,19 +352,32 @@ class Bindings:
         self._bind(name, self.resolve(value), fallback)
 
     # -- lookup ------------------------------------------------------------------------------
-    def _lookup(self, name: str) -> Optional[QualifiedNames]:
+    def _innermost(
+        self, name: str
+    ) -> Tuple[Optional[QualifiedNames], Optional[Tuple[cst.BaseExpression, ...]]]:
+        """What the innermost scope that binds ``name`` binds it to: meanings (an import or an
+        alias), or the elements of a tuple. A primary import wins over a tuple assigned in a
+        fallback branch of the same scope."""
         scope: Optional[Bindings] = self
         while scope is not None:
             if name in scope._names:
-                return scope._names[name]
+                return scope._names[name], None
+            if name in scope._tuples:
+                return None, scope._tuples[name]
             scope = scope.parent
-        return None
+        return None, None
+
+    def _lookup(self, name: str) -> Optional[QualifiedNames]:
+        meanings, elements = self._innermost(name)
+        return NOTHING if elements is not None else meanings
 
     def _star_meaning(self, name: str) -> QualifiedNames:
         scope: Optional[Bindings] = self
         while scope is not None:
             for module in scope._star_modules:
                 if name in _STAR_EXPORTS.get(module, ()):
+                    return frozenset({f"{module}.{name}"})
+                if self._definition(f"{module}.{name}") is not None:
                     return frozenset({f"{module}.{name}"})
             scope = scope.parent
         return NOTHING
@@ -307,12 +394,14 @@ class Bindings:
             scope = scope.parent
 
     def tuple_alias(self, name: str) -> Optional[Tuple[cst.BaseExpression, ...]]:
-        scope: Optional[Bindings] = self
-        while scope is not None:
-            if name in scope._tuples:
-                return scope._tuples[name]
-            scope = scope.parent
-        return None
+        """The elements of the tuple that ``name`` stands for: one assigned in this scope or an
+        enclosing one, or one imported from another module of the project (its elements then
+        stand-ins that mean what they mean there)."""
+        _, elements = self._innermost(name)
+        if elements is not None or self.follow is None:
+            return elements
+        imported, _ = self._imported_tuple_elements(self._resolve_name(name))
+        return tuple(imported) if imported else None
 
     def resolve(self, node: cst.BaseExpression) -> QualifiedNames:
         """Every qualified name that ``node`` (a Name or Attribute chain) may stand for. A call
@@ -323,44 +412,164 @@ class Bindings:
                 return NOTHING
             return frozenset(f"{meaning}()" for meaning in self.resolve(node.func))
         if isinstance(node, cst.Name):
-            found = self._lookup(node.value)
-            if found is not None:
-                return found
-            star = self._star_meaning(node.value)
-            if star:
-                return star
-            if node.value in _BUILTIN_NAMES:
-                return frozenset({f"builtins.{node.value}"})
-            return NOTHING
+            return self._resolve_name(node.value)
         if isinstance(node, cst.Attribute) and not isinstance(node.value, cst.Call):
-            bases = self.resolve(node.value)
-            return frozenset(f"{base}.{node.attr.value}" for base in bases)
+            stood_in = self._stood_in(node)
+            if stood_in is not None:
+                return stood_in.meanings
+            return self._attribute(self.resolve(node.value), node.attr.value)
         return NOTHING
+
+    def resolve_dotted(self, name: str) -> QualifiedNames:
+        """What a dotted name written here (``const.ERRORS``) may stand for, as ``resolve``."""
+        head, *attributes = name.split(".")
+        meanings = self._resolve_name(head)
+        for attribute in attributes:
+            meanings = self._attribute(meanings, attribute)
+        return meanings
+
+    def _resolve_name(self, name: str) -> QualifiedNames:
+        found = self._lookup(name)
+        if found is not None:
+            return self._followed(found)
+        star = self._star_meaning(name)
+        if star:
+            return self._followed(star)
+        if name in _BUILTIN_NAMES:
+            return frozenset({f"builtins.{name}"})
+        return NOTHING
+
+    def _attribute(self, bases: QualifiedNames, attribute: str) -> QualifiedNames:
+        return self._followed(frozenset(f"{base}.{attribute}" for base in bases))
 
     def resolves_to(self, node: cst.BaseExpression, wanted: Iterable[str]) -> bool:
         return not self.resolve(node).isdisjoint(wanted)
 
+    # -- names defined in other modules of the project ----------------------------------------
+    def _definition(self, meaning: str) -> Optional[Definition]:
+        """The definition of a qualified name of this project, read from its module."""
+        if self.follow is None or self._project_prefix is None:
+            return None
+        if not meaning.startswith(self._project_prefix):
+            return None  # another library's or the standard library's: never followed
+        return self.follow(meaning)
+
+    def _followed(self, meanings: QualifiedNames) -> QualifiedNames:
+        """``meanings`` with each alias defined in another module of the project replaced by
+        what it stands for there (``pkg.compat.Cancelled`` -> ``asyncio.CancelledError``)."""
+        if self.follow is None:
+            return meanings
+        followed: List[str] = []
+        changed = False
+        for meaning in meanings:
+            definition = self._definition(meaning)
+            if definition is not None and definition.meanings:
+                followed.extend(definition.meanings)
+                changed = True
+            else:
+                followed.append(meaning)
+        return frozenset(followed) if changed else meanings
+
+    def imported_tuples(self, meanings: QualifiedNames) -> Tuple[List[Tuple[str, Element]], bool]:
+        """The elements of the tuples among ``meanings`` that other modules of the project
+        define, each with a key of its own (``pkg.const.ERRORS[2]``); and whether some meaning
+        is no such tuple."""
+        found: List[Tuple[str, Element]] = []
+        other = False
+        for meaning in sorted(meanings):
+            definition = self._definition(meaning)
+            if definition is None or definition.elements is None:
+                other = True
+                continue
+            found.extend(
+                (f"{meaning}[{index}]", element)
+                for index, element in enumerate(definition.elements)
+            )
+        return found, other
+
+    def _imported_tuple_elements(
+        self, meanings: QualifiedNames
+    ) -> Tuple[List[cst.BaseExpression], bool]:
+        if self.follow is None:
+            return [], True
+        found, other = self.imported_tuples(meanings)
+        return [self._stand_in(key, element) for key, element in found], other
+
+    def _stand_in(self, key: str, element: Element) -> cst.BaseExpression:
+        """An expression that means here what ``element`` means in the module that defines its
+        tuple (``resolve`` answers for it), spelled ``_flake8_cancel_elsewhere_N.OSError``: a
+        name no code binds, then the element's own last name (an unknown class is judged by its
+        name, as it would be here)."""
+        found = self._stand_ins.get(key)
+        if found is not None:
+            return found
+        if element.written is None and not element.meanings:
+            found = cst.Ellipsis()  # an expression we cannot name: any class at all
+        else:
+            holder = f"_flake8_cancel_elsewhere_{len(self._stand_ins)}"
+            self._elsewhere[holder] = element
+            last = (element.written or "").rsplit(".", 1)[-1].rstrip("()") or "_"
+            found = cst.Attribute(cst.Name(holder), cst.Name(last))
+        self._stand_ins[key] = found
+        return found
+
+    def _stood_in(self, node: cst.BaseExpression) -> Optional[Element]:
+        """The element that ``node`` stands in for, if it is a stand-in."""
+        if self._elsewhere and isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            return self._elsewhere.get(node.value.value)
+        return None
+
+    def element(self, node: cst.BaseExpression) -> Element:
+        """An exception type written here, as a module that imports its tuple sees it."""
+        stood_in = self._stood_in(node)
+        if stood_in is not None:
+            return stood_in
+        return Element(dotted_name(node), self.resolve(node))
+
+    def defined_never_returning(self, meanings: QualifiedNames) -> bool:
+        """Is one of ``meanings`` a function of another module of the project that never
+        returns?"""
+        for meaning in meanings:
+            definition = self._definition(meaning)
+            if definition is not None and definition.never_returns:
+                return True
+        return False
+
     def exception_types(self, node: Optional[cst.BaseExpression]) -> Iterator[cst.BaseExpression]:
-        """The individual exception expressions of an ``except`` clause's type, tuples expanded."""
+        """The individual exception expressions of an ``except`` clause's type, tuples expanded:
+        written ones, tuple aliases, and tuples imported from other modules of the project."""
         if node is None:
             return
         if isinstance(node, cst.Tuple):
             for element in node.elements:
                 yield from self.exception_types(element.value)
             return
+        if self._stood_in(node) is not None:
+            yield node  # already one exception type
+            return
         if isinstance(node, cst.Name):
-            aliased = self.tuple_alias(node.value)
-            if aliased is not None and self._lookup(node.value) is None:
-                for element in aliased:
+            _, elements = self._innermost(node.value)
+            if elements is not None:
+                for element in elements:
                     yield from self.exception_types(element)
+                return
+        if self.follow is not None and isinstance(node, (cst.Name, cst.Attribute)):
+            imported, other = self._imported_tuple_elements(self.resolve(node))
+            if imported:
+                yield from imported
+                if other:
+                    yield node
                 return
         yield node
 
 
-def collect_module_bindings(module: cst.Module, package: Optional[str] = None) -> Bindings:
+def collect_module_bindings(
+    module: cst.Module, package: Optional[str] = None, follow: Optional[Follow] = None
+) -> Bindings:
     """Imports and aliases at module level, including inside module-level if/try blocks.
-    ``package`` (the module's dotted package, if known) resolves relative imports."""
-    bindings = Bindings(package=package)
+    ``package`` (the module's dotted package, if known) resolves relative imports; ``follow``
+    reads what a name of another module of the project is defined as there."""
+    bindings = Bindings(package=package, follow=follow)
     _collect_block(module.body, bindings, fallback=False)
     return bindings
 
@@ -704,7 +913,10 @@ class Vocabulary:
         func = node.func
         if isinstance(func, cst.Name) and func.value in self.local_never_returning:
             return True
-        if self.bindings.resolves_to(func, self.never_returning):
+        meanings = self.bindings.resolve(func)
+        if not meanings.isdisjoint(self.never_returning):
+            return True
+        if self.bindings.defined_never_returning(meanings):
             return True
         return self.callee_never_returns is not None and self.callee_never_returns(func)
 

@@ -31,6 +31,7 @@ from flake8_cancel.names import (
     never_returning_functions,
     record_simple_statement,
 )
+from flake8_cancel.modules import project_of
 from flake8_cancel.settings import Settings, module_package, project_target_version
 from flake8_cancel.syntax import (
     NESTED_SCOPES,
@@ -84,8 +85,10 @@ class ModuleContext:
         self.module = module
         self.path = path
         self.source = source
+        package = module_package(path) if path is not None else None
+        project = project_of(path, package)
         self.bindings = collect_module_bindings(
-            module, module_package(path) if path is not None else None
+            module, package, project.definition if project is not None else None
         )
         self.settings = settings
         self.target_version = target_version

@@ -12,8 +12,9 @@ What makes a run here behave as a fresh process:
 
 - standard input, output and error are fresh byte buffers (text written to them goes straight
   through, so text and bytes keep their order, as on a pipe); the current folder is ``cwd``;
-- the caches a process starts without (the parsed ``pyproject.toml`` files) are emptied first,
-  so that a test may rewrite a configuration file between two runs;
+- the caches a process starts without (the parsed ``pyproject.toml`` files, the project modules
+  that imported names were read from) are emptied first, so that a test may rewrite a
+  configuration file or a module between two runs;
 - ``SystemExit`` (argparse's usage errors, ``--version``) becomes the exit status;
 - flake8's plugin class keeps its configuration and engines in class attributes: they are put
   back afterwards;
@@ -34,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, List, Sequence, Tuple, Union
 
+from flake8_cancel.modules import project_at
 from flake8_cancel.plugin import Plugin
 from flake8_cancel.settings import nearest_pyproject, read_pyproject, setup_python_requires
 
@@ -63,7 +65,7 @@ def _as_a_process(cwd: Path, stdin: bytes) -> Iterator[Tuple[io.TextIOWrapper, i
 
 
 def _clear_caches() -> None:
-    for cache in (nearest_pyproject, read_pyproject, setup_python_requires):
+    for cache in (nearest_pyproject, read_pyproject, setup_python_requires, project_at):
         cache.cache_clear()
 
 

@@ -22,6 +22,7 @@ LAYERS: List[List[str]] = [
     ["flow"],
     ["deadlines"],
     ["settings"],
+    ["modules"],
     ["options"],
     ["sites"],
     ["fix_safety"],

@@ -9,7 +9,7 @@ module's imports and simple aliases only; ``Vocabulary`` answers what the rules 
 from __future__ import annotations
 
 import textwrap
-from typing import FrozenSet, List, Optional
+from typing import Dict, FrozenSet, List, Optional
 
 import libcst as cst
 import pytest
@@ -19,6 +19,8 @@ from flake8_cancel.names import (
     NOTHING,
     Bindings,
     Catch,
+    Definition,
+    Element,
     Vocabulary,
     collect_module_bindings,
     last_names,
@@ -561,6 +563,78 @@ def test_tuple_alias_returns_the_elements_of_the_tuple():
 
 def test_tuple_alias_of_a_name_that_is_no_tuple_is_none():
     assert bindings_of("import asyncio").tuple_alias("asyncio") is None
+
+
+# -- names imported from other modules of the project (follow) ----------------------------------
+
+
+class FakeProject:
+    """A ``follow`` that answers from a dict, and remembers what it was asked."""
+
+    def __init__(self, definitions: Dict[str, Definition]) -> None:
+        self.definitions = definitions
+        self.asked: List[str] = []
+
+    def __call__(self, qualified: str) -> Optional[Definition]:
+        self.asked.append(qualified)
+        return self.definitions.get(qualified)
+
+
+TUPLE = Definition(
+    elements=(
+        Element("OSError", frozenset({"builtins.OSError"})),
+        Element("CancelledError", frozenset({"asyncio.CancelledError"})),
+        Element(None, frozenset()),
+    )
+)
+
+
+def bindings_with(source: str, follow: FakeProject, package: str = "pkg.sub") -> Bindings:
+    return collect_module_bindings(cst.parse_module(source), package, follow)
+
+
+def test_an_imported_tuple_expands_to_stand_ins_that_mean_what_they_mean_there():
+    follow = FakeProject({"pkg.const.ERRORS": TUPLE})
+    bindings = bindings_with("from ..const import ERRORS\n", follow)
+    types = list(bindings.exception_types(cst.Name("ERRORS")))
+    assert [bindings.resolve(single) for single in types] == [
+        {"builtins.OSError"}, {"asyncio.CancelledError"}, frozenset()
+    ]
+    assert isinstance(types[2], cst.Ellipsis)  # an element that is no name: any class at all
+    assert bindings.tuple_alias("ERRORS") == tuple(types)
+    assert bindings.resolve(cst.Name("ERRORS")) == {"pkg.const.ERRORS"}
+
+
+def test_an_imported_alias_means_what_it_stands_for_there():
+    follow = FakeProject({
+        "pkg.compat.Cancelled": Definition(meanings=frozenset({"asyncio.CancelledError"})),
+        "pkg.compat.fail": Definition(never_returns=True),
+    })
+    bindings = bindings_with("from pkg import compat\nfrom ..compat import fail\n", follow)
+    assert bindings.resolve(cst.parse_expression("compat.Cancelled")) == {"asyncio.CancelledError"}
+    assert bindings.defined_never_returning(bindings.resolve(cst.Name("fail")))
+    assert not bindings.defined_never_returning(bindings.resolve(cst.Name("compat")))
+
+
+def test_only_names_of_the_project_are_asked_about():
+    follow = FakeProject({})
+    bindings = bindings_with(
+        "import asyncio\nfrom otherlib import ERRORS\nfrom .x import Y\n", follow
+    )
+    for name in ("asyncio.CancelledError", "ERRORS", "Y", "OSError"):
+        list(bindings.exception_types(cst.parse_expression(name)))
+    assert set(follow.asked) == {"pkg.sub.x.Y"}
+
+
+def test_a_tuple_assigned_in_a_function_shadows_an_imported_one():
+    follow = FakeProject({"pkg.const.ERRORS": TUPLE})
+    outer = bindings_with("from pkg.const import ERRORS\n", follow)
+    inner = Bindings(parent=outer)
+    inner.add_alias("ERRORS", cst.parse_expression("(KeyError,)"))
+    assert [code(single) for single in inner.exception_types(cst.Name("ERRORS"))] == [
+        "KeyError"
+    ]
+    assert inner.resolve(cst.Name("ERRORS")) == frozenset()
 
 
 # -- builtins, unknown names, attribute chains ---------------------------------------------------

@@ -21,7 +21,10 @@ class CancelledErrorSwallowed(Rule):
     Any spelling counts: `asyncio.CancelledError`, `asyncio.exceptions.CancelledError`, an
     imported or aliased name, a tuple containing it, and `except*`. Names are resolved from the
     module's imports, so `concurrent.futures.CancelledError` (a different class) is not reported
-    here.
+    here. A name imported from another module of the same project, relative or absolute
+    (`from .const import CONNECT_ERRORS`), means what its definition there means, resolved in
+    that module's own imports: a tuple `CONNECT_ERRORS = (OSError, asyncio.CancelledError)` in
+    `const.py` catches the cancellation wherever it is imported, as if it were defined there.
 
     ## Example
     ```python
@@ -80,6 +83,10 @@ class CancelledErrorSwallowed(Rule):
       `loop.create_task(main())`), `asyncio.run(App(args).run())`, `trio.run(main)` or
       `anyio.run(main)`;
     - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`;
+    - a tuple of the same name imported from another package (another library's `const.py`, the
+      standard library): only the module's own project is read; a tuple imported and then
+      assigned again in the module or the function (`ERRORS = (OSError,)`): the new one counts;
+      a tuple from a module of the project that is missing, does not parse or is circular;
     - the child-cancel idiom: the function cancelled `t` earlier and the `try` body only awaits
       `t` (CAN110's doc says which forms count): the handler expects `t`'s own cancellation. Its
       remaining risk, swallowing a cancellation of the current task that arrives meanwhile, is
@@ -134,9 +141,13 @@ class CancelledErrorSwallowed(Rule):
     that awaits the coroutine directly loses its own cancellation. If the swallowing is
     deliberate, call `asyncio.current_task().uncancel()` (3.11+) to say so, or add `# noqa: CAN101`.
 
-    Names are resolved from the module's own imports. An exception tuple defined in another module
-    of the same project (`from .const import ERRORS`, `except ERRORS:`) is not followed, so a
-    `CancelledError` inside it is not seen.
+    A name from another module is followed only within the module's own top-level package,
+    found from the `__init__.py` files above the file: a module outside a package, in a namespace
+    package without `__init__.py`, or read from standard input without `--stdin-filename`
+    follows none. Only that module's top level is read (`ERRORS = (...)`, re-exports through
+    `from .x import ERRORS` or `import *`, at most 8 in a chain), and a module bigger than
+    256 KiB is not read: a tuple built otherwise (`BASE + (CancelledError,)`, in a function) is
+    not seen there, as it is not here.
     """
 
     code = "CAN101"

@@ -15,8 +15,9 @@ class CancellationSuppressed(Rule):
     `BaseException`, around an `await`, `async for` or `async with` in async code.
 
     Any spelling counts: `asyncio.CancelledError`, `asyncio.exceptions.CancelledError`, an
-    imported or aliased name, a tuple alias, and the cancellation exceptions configured with
-    `--cancel-cancelled-names`; `suppress` in any import spelling (`from contextlib import
+    imported or aliased name, a tuple alias (also one imported from another module of the
+    project: `suppress(*CONNECT_ERRORS)` with the tuple in `const.py`, see CAN101), and the
+    cancellation exceptions configured with `--cancel-cancelled-names`; `suppress` in any import spelling (`from contextlib import
     suppress as ignored`, `import contextlib as cl`), and the suppressors configured with
     `--cancel-suppressors`. The finding points at the `suppress(...)` item of the `with`.
 

@@ -43,6 +43,9 @@ class TimeoutCaughtInsideTimedScope(Rule):
     or a call with a `timeout=` or `*_timeout=` argument) is not reported: its `TimeoutError` can
     come from there.
 
+    A tuple imported from another module of the project counts as one written here (CAN101 says
+    how names are resolved).
+
     ## Why is this bad?
     When the deadline expires, asyncio cancels the task: the timed code sees `CancelledError` at
     its current `await`, and `TimeoutError` is raised only *outside*, by `wait_for` to its caller or
@@ -106,7 +109,8 @@ class TimeoutCaughtInsideTimedScope(Rule):
     ## Fix safety
     Unsafe: catch `asyncio.CancelledError` instead and re-raise at the end of the handler. The
     handler then runs on every cancellation, not only on the deadline, which changes behaviour.
-    There is no fix where the clause names other exceptions too (a tuple), where another clause of
+    There is no fix where the clause names other exceptions too (a tuple, written here or
+    imported), where another clause of
     the `try` already handles cancellation, or where a path of the handler raises another
     exception: catching the cancellation there would convert it (CAN105). Never in an `except*` clause (a bare `raise` there ends the task with a
     `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
