@@ -56,7 +56,36 @@ def doubts(site: HandlerSite) -> List[str]:
         found.append("a task running this coroutine is cancelled and awaited without a handler")
     if cancels_its_own_scope(site):
         found.append("the function cancels the scope around the try: it asked for this one")
+    if lists_cancellation_among_errors(site):
+        found.append(
+            "the clause lists CancelledError among other errors: it may be a library's own "
+            "(a dropped connection's pending request), not this task's"
+        )
     return found
+
+
+def lists_cancellation_among_errors(site: HandlerSite) -> bool:
+    """``except (OSError, ClientError, asyncio.CancelledError):`` (also through a tuple, from this
+    module or another): the author takes a ``CancelledError`` for one of a library's errors,
+    which some libraries raise when they cancel their own pending futures."""
+    vocabulary = site.vocabulary
+    written = site.node.type
+    if written is None or not site.catch.names_cancellation:
+        return False
+    others = [
+        single
+        for single in vocabulary.bindings.exception_types(written)
+        if not vocabulary.is_cancelled_error(single)
+    ]
+    # Not a library's error: the broad classes, and what the interpreter raises by itself.
+    broad = {
+        "builtins.BaseException", "builtins.Exception", "builtins.KeyboardInterrupt",
+        "builtins.SystemExit", "builtins.GeneratorExit",
+    }
+    return any(
+        not meanings or not meanings <= broad
+        for meanings in (vocabulary.bindings.resolve(single) for single in others)
+    )
 
 
 # -- a cancellation the function asked for ---------------------------------------------------------

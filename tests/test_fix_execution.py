@@ -685,8 +685,10 @@ CLAUSES = (
     "BaseException",
     "BaseException as exc",
     "",
-    "(ValueError, asyncio.CancelledError)",
-    "(ValueError, asyncio.CancelledError) as exc",
+    # (A tuple with a library's error, `(ValueError, asyncio.CancelledError)`, has unsafe fixes
+    # only: fix_safety.lists_cancellation_among_errors.)
+    "(KeyboardInterrupt, asyncio.CancelledError)",
+    "(KeyboardInterrupt, asyncio.CancelledError) as exc",
 )
 SIMPLE = (
     "pass",

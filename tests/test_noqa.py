@@ -40,7 +40,7 @@ CASES = {
     # A string over several lines is one range: a noqa after it counts for its first line; a
     # line break inside brackets is not (flake8 ends a range at every NL token).
     "tuple_over_lines.py": HEAD + "\n\nasync def f():\n    try:\n        await asyncio.sleep(1)\n"
-    "    except (asyncio.CancelledError,\n            KeyError):  # noqa: CAN101\n        pass\n",
+    "    except (asyncio.CancelledError,\n            KeyboardInterrupt):  # noqa: CAN101\n        pass\n",
     "string_over_lines.py": HEAD + "\n\nasync def f():\n    try:\n        await asyncio.sleep(1)\n"
     "    except asyncio.CancelledError:\n        raise asyncio.CancelledError('''a\nb''')  "
     "# noqa: CAN106\n",

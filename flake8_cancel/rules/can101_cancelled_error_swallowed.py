@@ -65,8 +65,9 @@ class CancelledErrorSwallowed(Rule):
     an existing task or future (the `CancelledError` may be the child's), where code after the
     handler would be skipped (statements after the `try`, the rest of a `for` loop), where an
     enclosing handler of the function would catch the re-raise, where a task running this
-    coroutine is cancelled and awaited by its owner without a handler, or where the `try` is in a
-    trio or anyio scope that the function cancels itself.
+    coroutine is cancelled and awaited by its owner without a handler, where the `try` is in a
+    trio or anyio scope that the function cancels itself, or where the clause lists
+    `CancelledError` among a library's errors (`except (OSError, asyncio.CancelledError):`).
     Never in an `except*` clause (a bare `raise` there ends the task with a
     `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
     where the result would have a new finding (the README's *Fixing* section).
