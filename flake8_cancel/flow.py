@@ -55,12 +55,17 @@ class Exit(enum.Enum):
     # In an async generator: the consumer may never ask again (it breaks, or closes it), and
     # then the generator ends at this `yield` with GeneratorExit: the cancellation is lost.
     YIELDS = "yields to the consumer"
+    # trio: a cancelled scope stays cancelled, so trio's own checkpoint in the handler raises the
+    # cancellation again (`await trio.aclose_forcefully(stream)`): the path ends there.
+    CHECKPOINT = "reaches a trio checkpoint, which raises the cancellation again"
 
 
 SWALLOWING_EXITS = frozenset(
     {Exit.FALLTHROUGH, Exit.RETURN, Exit.BREAK, Exit.CONTINUE, Exit.YIELDS}
 )
-PROPAGATING_EXITS = frozenset({Exit.RERAISE, Exit.NEVER_RETURNS, Exit.RAISE_NEW_CANCELLED})
+PROPAGATING_EXITS = frozenset(
+    {Exit.RERAISE, Exit.NEVER_RETURNS, Exit.RAISE_NEW_CANCELLED, Exit.CHECKPOINT}
+)
 RAISING_EXITS = PROPAGATING_EXITS | {Exit.RAISE_OTHER}
 
 
@@ -167,14 +172,19 @@ def _join(meanings: RaiseMeanings, branches: Sequence[RaiseMeanings]) -> None:
 
 
 def analyze_handler(
-    handler: Handler, vocabulary: Vocabulary, in_async_generator: bool = False
+    handler: Handler,
+    vocabulary: Vocabulary,
+    in_async_generator: bool = False,
+    catches_cancellation: bool = True,
 ) -> HandlerPaths:
-    """``in_async_generator``: a ``yield`` in the handler may be where the path ends."""
+    """``in_async_generator``: a ``yield`` in the handler may be where the path ends.
+    ``catches_cancellation``: the paths followed are those of a cancellation (in trio, its
+    checkpoints end them); else of the other exceptions the clause catches."""
     meanings: RaiseMeanings = {None: Exit.RERAISE}
     bound = bound_name(handler)
     if bound is not None:
         meanings[bound] = Exit.RERAISE
-    analyzer = _Analyzer(vocabulary, bound, in_async_generator)
+    analyzer = _Analyzer(vocabulary, bound, in_async_generator, in_handler=catches_cancellation)
     flow = analyzer.block(statements(handler.body), {False}, 0, meanings)
     ends = set(flow.ends)
     ends.update(PathEnd(Exit.FALLTHROUGH, state, None) for state in flow.fall)
@@ -207,11 +217,20 @@ def function_reraises(function: cst.FunctionDef, parameter: str, vocabulary: Voc
 
 class _Analyzer:
     def __init__(
-        self, vocabulary: Vocabulary, bound: Optional[str] = None, yields_end: bool = False
+        self,
+        vocabulary: Vocabulary,
+        bound: Optional[str] = None,
+        yields_end: bool = False,
+        in_handler: bool = False,
     ) -> None:
         self.vocabulary = vocabulary
         self.bound = bound  # the name the handler binds its exception to, if any
         self.yields_end = yields_end  # an async generator's `yield` may end the path
+        # trio's cancellation is level-triggered: its checkpoints in a handler re-raise it (not
+        # inside a shielded scope).
+        # Only for a handler's own paths: in a helper, a checkpoint just returns when nothing
+        # is cancelled.
+        self.checkpoints_reraise = in_handler and vocabulary.library == "trio"
 
     def block(
         self, block: Sequence[Statement], states: Set[bool], loops: int, meanings: RaiseMeanings
@@ -264,6 +283,11 @@ class _Analyzer:
                 isinstance(node, cst.Yield) for node in (small, *descendants(small))
             ):
                 result.ends.update(PathEnd(Exit.YIELDS, state, small) for state in current)
+            if self.checkpoints_reraise and any(
+                self.is_trio_checkpoint(node) for node in (small, *descendants(small))
+            ):
+                result.ends.update(PathEnd(Exit.CHECKPOINT, state, small) for state in current)
+                return result
             _record_assignment(small, meanings)
             exit: Optional[Exit] = None
             if isinstance(small, cst.Raise):
@@ -554,8 +578,31 @@ class _Analyzer:
         return result
 
     # -- with ------------------------------------------------------------------------------------
+    def is_trio_checkpoint(self, node: cst.CSTNode) -> bool:
+        """``await trio.sleep(0)``, ``await trio.aclose_forcefully(s)``: an await of one of
+        trio's own functions, each of which checkpoints."""
+        return (
+            isinstance(node, cst.Await)
+            and isinstance(node.expression, cst.Call)
+            and any(
+                meaning.split(".", 1)[0] == "trio"
+                for meaning in self.vocabulary.bindings.resolve(node.expression.func)
+            )
+        )
+
     def with_(self, node: cst.With, states: Set[bool], loops: int, meanings: RaiseMeanings) -> _Flow:
-        result = self.block(statements(node.body), states, loops, meanings)
+        if self.checkpoints_reraise and (
+            self.vocabulary.shields(node) or self.vocabulary.catches_in_block(node)
+        ):
+            # No checkpoint of a shielded scope raises it again; in `pytest.raises(Cancelled)`
+            # or `suppress(...)` the block ends there, and what follows it still runs.
+            self.checkpoints_reraise = False
+            try:
+                result = self.block(statements(node.body), states, loops, meanings)
+            finally:
+                self.checkpoints_reraise = True
+        else:
+            result = self.block(statements(node.body), states, loops, meanings)
         suppression = self.vocabulary.suppression_of(node)
         if suppression is None:
             return result

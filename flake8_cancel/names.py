@@ -100,6 +100,8 @@ EXCEPTION_GROUPS: QualifiedNames = frozenset(
         "exceptiongroup.ExceptionGroup",
     }
 )
+# Context managers that catch what they expect (and fail otherwise), in tests.
+EXPECTING: QualifiedNames = frozenset({"pytest.raises"})
 SUPPRESSORS: QualifiedNames = frozenset({"contextlib.suppress"})
 # Methods whose call in a handler releases a resource (CAN111).
 CLEANUP_METHODS = frozenset(
@@ -876,6 +878,15 @@ class Vocabulary:
             isinstance(node, cst.Await)
             and isinstance(node.expression, cst.Call)
             and self.bindings.resolves_to(node.expression.func, UNCANCELLABLE_AWAITS)
+        )
+
+    def catches_in_block(self, node: cst.With) -> bool:
+        """Does a context manager of this ``with`` catch exceptions of its block: a suppressor,
+        or ``pytest.raises(...)``?"""
+        return any(
+            isinstance(item.item, cst.Call)
+            and self.bindings.resolves_to(item.item.func, self.suppressors | EXPECTING)
+            for item in node.items
         )
 
     def is_cancel_scope(self, node: cst.BaseExpression) -> bool:

@@ -923,7 +923,9 @@ class HandlerSite:
         in_async_generator = (
             function is not None and function.asynchronous is not None and is_generator(function)
         )
-        return analyze_handler(self.node, self.vocabulary, in_async_generator)
+        return analyze_handler(
+            self.node, self.vocabulary, in_async_generator, self.catch.catches_cancellation
+        )
 
     @cached_property
     def raises(self) -> List[RaisePlace]:

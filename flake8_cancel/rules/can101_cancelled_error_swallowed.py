@@ -134,7 +134,10 @@ class CancelledErrorSwallowed(Rule):
     but one that returns or breaks out ends the task (or leaves the scope) normally, which is
     why trio's documentation and flake8-async (ASYNC103/ASYNC104) say to re-raise it. It is
     reported the same way there, and the fix (a bare `raise`) is the same. trio has no
-    `uncancel()`: a deliberate swallow there takes `# noqa: CAN101`.
+    `uncancel()`: a deliberate swallow there takes `# noqa: CAN101`. In a trio module, a path of
+    the handler that reaches one of trio's own checkpoints (`await trio.aclose_forcefully(s)`,
+    outside a shielded scope) ends there, for every rule: the scope is still cancelled, and the
+    checkpoint raises `Cancelled` again.
 
     ## Known problems
     A task's top-level coroutine that ends quietly on cancellation (`except CancelledError:

@@ -118,9 +118,7 @@ class CancellationConverted(Rule):
     future, converting to `concurrent.futures.CancelledError`; a conversion on a path that an
     earlier check of the same condition makes unreachable (a type checker's guard); and a
     `raise AssertionError(...)` after a helper that re-raises through a context manager's exit,
-    which the analysis does not follow; and, in trio, a conversion after an `await` of trio's own
-    (`await trio.aclose_forcefully(stream)`): the scope is still cancelled, so that checkpoint
-    raises `Cancelled` again and the conversion is never reached.
+    which the analysis does not follow.
     When the cancellation cannot be the task's own, add `# noqa: CAN105`; better, re-raise when
     `asyncio.current_task().cancelling()` is non-zero, which keeps a real cancellation going.
 
