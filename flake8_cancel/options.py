@@ -229,7 +229,7 @@ OPTIONS: Sequence[Option] = (
            default_text="the lower bound of requires-python in the nearest pyproject.toml, "
            "else 3.11"),
     Option("cancelled-names", DOTTED_NAMES,
-           "extra exceptions that mean cancellation, e.g. trio.Cancelled", (),
+           "extra exceptions that mean cancellation, e.g. curio.TaskCancelled (trio's and anyio's are known)", (),
            "extra_cancelled_names"),
     Option("never-returning", DOTTED_NAMES,
            "extra functions that never return (count as a re-raise), e.g. myapp.errors.fail", (),
