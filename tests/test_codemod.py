@@ -64,7 +64,7 @@ def test_the_codemod_fixes_what_the_command_line_fixes_under_the_same_configurat
                    capture_output=True, check=False)
 
     changed = sorted(name for name, text in contents(codemodded).items() if text != FILES[name])
-    assert changed == ["timeout.py", "curio_swallow.py"]
+    assert changed == ["curio_swallow.py", "timeout.py"]
     assert contents(codemodded) == contents(fixed)
     assert "except asyncio.TimeoutError:" in contents(codemodded)["timeout.py"]
 

@@ -57,7 +57,8 @@ HANDLERS = (
     "        finally:\n            queue.task_done()\n",
     # CAN101 in a clause that also catches other errors: fixed with an isinstance guard
     "async def {name}(stream):\n    try:\n        await stream.drain()\n"
-    "    except ({cancelled}, ConnectionError) as err:\n        _LOGGER.info(\"drain: %r\", err)\n",
+    # (KeyboardInterrupt: with a library's error in the tuple, the fix would be unsafe.)
+    "    except ({cancelled}, KeyboardInterrupt) as err:\n        _LOGGER.info(\"drain: %r\", err)\n",
     # CAN103: a bare except around an await
     "async def {name}(client):\n    try:\n        await client.refresh()\n    except:\n"
     "        _LOGGER.exception(\"refresh failed: %s\", \"{name}\")\n",
