@@ -15,14 +15,14 @@ only for modules where a timeout rule could fire; nothing here walks the module 
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Set
+from typing import Callable, Dict, List, Optional, Set, Union
 
 import libcst as cst
 
 from flake8_cancel.names import Vocabulary
-from flake8_cancel.syntax import NESTED_SCOPES, children, is_yield_from, statements
+from flake8_cancel.syntax import children, is_nested_scope, is_yield_from, statements
 
-FunctionNode = cst.FunctionDef
+FunctionNode = Union["cst.FunctionDef"]  # a string: libcst is loaded on first use (lazy.py)
 
 
 class CallIndex:
@@ -53,7 +53,7 @@ class CallIndex:
         stack = list(expressions)
         while stack:
             node = stack.pop()
-            if isinstance(node, NESTED_SCOPES):
+            if is_nested_scope(node):
                 continue
             awaited = _awaited_call(node)
             if awaited is not None:

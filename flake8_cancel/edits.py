@@ -19,7 +19,7 @@ from flake8_cancel.syntax import descendants, statements
 
 JUMPS = frozenset({Exit.RETURN, Exit.BREAK, Exit.CONTINUE})
 
-Rebuild = Callable[[cst.CSTNode], cst.CSTNode]
+Rebuild = Callable[["cst.CSTNode"], "cst.CSTNode"]  # strings: libcst is loaded on first use
 
 
 class Fix(NamedTuple):

@@ -16,6 +16,7 @@ import os
 import stat
 import tempfile
 from collections import Counter
+from functools import lru_cache
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -47,14 +48,21 @@ class FixResult(NamedTuple):
     not_applied: Tuple[Tuple[Finding, str], ...] = ()
 
 
-class _ApplyEdits(cst.CSTTransformer):
-    def __init__(self, edits: Dict[int, Rebuild]) -> None:
-        super().__init__()
-        self.edits = edits
+@lru_cache(maxsize=None)
+def _edit_applier() -> type:
+    """The transformer that rebuilds each edited node, defined on first use: a class based on
+    libcst's would load libcst when this module is imported (lazy.py)."""
 
-    def on_leave(self, original_node, updated_node):  # type: ignore[override]
-        rebuild = self.edits.get(id(original_node))
-        return rebuild(updated_node) if rebuild is not None else updated_node
+    class ApplyEdits(cst.CSTTransformer):
+        def __init__(self, edits: Dict[int, Rebuild]) -> None:
+            super().__init__()
+            self.edits = edits
+
+        def on_leave(self, original_node, updated_node):  # type: ignore[override]
+            rebuild = self.edits.get(id(original_node))
+            return rebuild(updated_node) if rebuild is not None else updated_node
+
+    return ApplyEdits
 
 
 def fix_bytes(
@@ -345,7 +353,7 @@ def _apply(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
     edits: Dict[int, Rebuild] = {}
     for fix in fixes:
         edits.update((id(node), rebuild) for node, rebuild in fix.edits)
-    updated = module.visit(_ApplyEdits(edits))
+    updated = module.visit(_edit_applier()(edits))
     imports = list(dict.fromkeys(name for fix in fixes for name in fix.imports))
     unused = [entry for fix in fixes for entry in fix.unused_imports]
     if imports or unused:

@@ -752,7 +752,7 @@ def _compares_cancelling(node: cst.BaseExpression) -> Optional[bool]:
 
 
 # Is this operand ``isinstance(exc, CancelledError)`` (True), its negation (False), or neither?
-Narrowing = Callable[[cst.BaseExpression], Optional[bool]]
+Narrowing = Callable[["cst.BaseExpression"], Optional[bool]]  # a string: libcst loads on use
 
 
 def _no_narrowing(test: cst.BaseExpression) -> Optional[bool]:

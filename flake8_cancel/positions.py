@@ -18,7 +18,6 @@ import ast
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from flake8_cancel.syntax import BlockKind, blocks, physical_lines, small_statements, statements
 
@@ -26,13 +25,13 @@ Position = Tuple[int, int]  # line (from 1), column (from 0, in characters)
 
 STATEMENT, HANDLER, WITH_ITEM = "statement", "handler", "with item"
 
-# The ast type a reported libcst statement must meet at its rank: a check that the two walks
-# really are in step (the rules report no other statement).
-_AST_TYPE_OF: Dict[Type[cst.CSTNode], Type[ast.AST]] = {
-    cst.Raise: ast.Raise,
-    cst.Return: ast.Return,
-    cst.Break: ast.Break,
-    cst.Continue: ast.Continue,
+# The ast type a reported libcst statement must meet at its rank (by the libcst class's name):
+# a check that the two walks really are in step (the rules report no other statement).
+_AST_TYPE_OF: Dict[str, Type[ast.AST]] = {
+    "Raise": ast.Raise,
+    "Return": ast.Return,
+    "Break": ast.Break,
+    "Continue": ast.Continue,
 }
 
 _AST_TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
@@ -52,6 +51,8 @@ def positions(
         found = _from_python_tree(module, source, nodes, python_tree)
         if found is not None:
             return found
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
     resolved = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     return {id(node): (resolved[node].start.line, resolved[node].start.column) for node in nodes}
 
@@ -115,7 +116,7 @@ def _same_kind(node: cst.CSTNode, python_node: ast.AST) -> bool:
         return isinstance(python_node, ast.ExceptHandler)
     if isinstance(node, cst.WithItem):
         return isinstance(python_node, ast.withitem)
-    expected = _AST_TYPE_OF.get(type(node))
+    expected = _AST_TYPE_OF.get(type(node).__name__)
     return expected is not None and isinstance(python_node, expected)
 
 

@@ -34,7 +34,6 @@ from flake8_cancel.names import (
 from flake8_cancel.modules import project_of
 from flake8_cancel.settings import Settings, module_package, project_target_version
 from flake8_cancel.syntax import (
-    NESTED_SCOPES,
     BlockKind,
     Handler,
     Statement,
@@ -46,6 +45,7 @@ from flake8_cancel.syntax import (
     dotted_name,
     has_cancellation_point,
     is_generator,
+    is_nested_scope,
     is_yield_from,
     method_receiver,
     reference_key,
@@ -53,7 +53,7 @@ from flake8_cancel.syntax import (
     statements,
 )
 
-TryNode = Union[cst.Try, cst.TryStar]
+TryNode = Union["cst.Try", "cst.TryStar"]  # strings: libcst is loaded on first use (lazy.py)
 ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
 # Runners given the main coroutine function itself: `trio.run(main, arg)`, `anyio.run(main)`.
 FUNCTION_RUNNERS = frozenset({"trio.run", "trio._core.run", "trio._core._run.run", "anyio.run"})
@@ -851,7 +851,7 @@ def raises_in_handler(handler: Handler) -> Iterator[RaisePlace]:
         if isinstance(node, cst.Raise):
             yield RaisePlace(node, where, inner_try, clause)
             continue
-        if isinstance(node, NESTED_SCOPES):
+        if is_nested_scope(node):
             continue
         if isinstance(node, (cst.Try, cst.TryStar)):
             for block_kind, suite, owner in blocks(node):

@@ -13,8 +13,8 @@ from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optiona
 
 import libcst as cst
 
-Statement = Union[cst.BaseStatement, cst.SimpleStatementSuite]
-NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+# Aliases for annotations are strings: libcst is loaded on first use (lazy.py).
+Statement = Union["cst.BaseStatement", "cst.SimpleStatementSuite"]
 
 _CHILD_FIELDS: Dict[Type[cst.CSTNode], Tuple[str, ...]] = {}
 # Whitespace, comments and tokens never hold an expression the rules look for.
@@ -108,11 +108,17 @@ def descendants(node: cst.CSTNode, enter_nested_scopes: bool = False) -> Iterato
     while stack:
         current = stack.pop()
         yield current
-        if not enter_nested_scopes and isinstance(current, NESTED_SCOPES):
+        if not enter_nested_scopes and is_nested_scope(current):
             continue
         grandchildren = list(children(current))
         grandchildren.reverse()
         stack.extend(grandchildren)
+
+
+def is_nested_scope(node: cst.CSTNode) -> bool:
+    """A nested ``def``, ``lambda`` or ``class``: its body runs in another scope, at another
+    time."""
+    return isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda))
 
 
 def children_run_here(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
@@ -121,7 +127,7 @@ def children_run_here(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
     first iterable of a generator expression, which Python evaluates at once; the rest of it
     runs when the generator is iterated. (Default values and decorators of a nested scope also
     run at once; they are passed over, as code that awaits there is rare.)"""
-    if isinstance(node, NESTED_SCOPES):
+    if is_nested_scope(node):
         return ()
     if isinstance(node, cst.GeneratorExp):
         return (node.for_in.iter,)
@@ -196,7 +202,7 @@ def isinstance_classes(test: cst.BaseExpression, name: str) -> Optional[cst.Base
     return None
 
 
-Handler = Union[cst.ExceptHandler, cst.ExceptStarHandler]
+Handler = Union["cst.ExceptHandler", "cst.ExceptStarHandler"]
 
 
 def bound_name(handler: Handler) -> Optional[str]:

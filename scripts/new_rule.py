@@ -113,6 +113,8 @@ def main() -> int:
                f"from flake8_cancel.sites import {site_class}"]
     if options.site != "handler":
         imports = ["from typing import Iterable", "", "import libcst as cst", "", *imports]
+    # Annotations stay unevaluated: libcst is loaded on first use (flake8_cancel/lazy.py).
+    imports = ["from __future__ import annotations", "", *imports]
     class_name = "".join(part.capitalize() for part in slug.split("-"))
     module.write_text(RULE_TEMPLATE.format(
         imports="\n".join(imports) + "\n", class_name=class_name, code=code, slug=slug,

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flake8_cancel"
 # The layers, lowest first: a module may import only from the layers before its own (and from
 # its own layer's modules listed before it). Rules sit in one layer and never import each other.
 LAYERS: List[List[str]] = [
+    ["lazy"],
     ["syntax"],
     ["names"],
     ["flow"],

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from flake8_cancel.edits import reraise_at_end
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.registry import FixSafety, Rule, register

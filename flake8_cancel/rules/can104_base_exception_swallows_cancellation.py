@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from flake8_cancel.sites import HandlerSite
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.edits import let_cancellation_through

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from flake8_cancel.flow import Exit, receives_cancellation
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.names import Vocabulary

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from typing import Iterable, Optional
 
 import libcst as cst
@@ -138,17 +140,6 @@ class CancelledErrorNewInstance(Rule):
         return Fix(((node, rebuild),), safe=not cancels_its_own_scope(site))
 
 
-class _CommentFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found = False
-
-    def visit_Comment(self, node: cst.Comment) -> None:
-        self.found = True
-
-
 def _has_comment(node: cst.CSTNode) -> bool:
     """Does the statement hold a comment (inside its brackets) that a bare ``raise`` would drop?"""
-    finder = _CommentFinder()
-    node.visit(finder)
-    return finder.found
+    return isinstance(node, cst.Comment) or any(_has_comment(child) for child in node.children)

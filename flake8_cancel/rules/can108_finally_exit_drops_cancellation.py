@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from typing import Iterator, List, Sequence, Union
 
 import libcst as cst
@@ -14,7 +16,7 @@ from flake8_cancel.syntax import (
     statements,
 )
 
-FinallyExit = Union[cst.Return, cst.Break, cst.Continue]
+FinallyExit = Union["cst.Return", "cst.Break", "cst.Continue"]  # strings: libcst loads on use
 
 
 def exits_of_block(block: Sequence[Statement], loops: int = 0) -> Iterator[FinallyExit]:

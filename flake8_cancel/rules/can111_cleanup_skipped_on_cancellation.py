@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import re
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
@@ -9,13 +11,13 @@ from flake8_cancel.names import CLEANUP_METHODS, Vocabulary
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.sites import HandlerSite, creates_plain_future
 from flake8_cancel.syntax import (
-    NESTED_SCOPES,
     BlockKind,
     holders,
     children,
     descendants,
     dotted_name,
     has_cancellation_point,
+    is_nested_scope,
     isinstance_classes,
     path_to,
     reference_key,
@@ -324,7 +326,7 @@ def _released(
     stack = list(children(block))
     while stack:
         node = stack.pop()
-        if isinstance(node, NESTED_SCOPES):
+        if is_nested_scope(node):
             continue
         released = releases.of(node)
         if released is not None:

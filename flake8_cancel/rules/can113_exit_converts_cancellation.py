@@ -14,7 +14,7 @@ from flake8_cancel.sites import (
     positional_parameters,
 )
 from flake8_cancel.syntax import (
-    NESTED_SCOPES,
+    is_nested_scope,
     Handler,
     Statement,
     blocks,
@@ -352,7 +352,7 @@ def _yields(suite: cst.CSTNode) -> bool:
         current = stack.pop()
         if isinstance(current, cst.Yield):
             return True
-        if not isinstance(current, NESTED_SCOPES):
+        if not is_nested_scope(current):
             stack.extend(children(current))
     return False
 

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import libcst as cst
 
 from flake8_cancel.edits import cancellation_reference, reraise_at_end

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import libcst as cst
 
 from flake8_cancel.edits import qualified_reference, rename_in_clause
