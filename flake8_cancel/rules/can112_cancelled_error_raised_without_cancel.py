@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from typing import Iterable, Iterator, List, NamedTuple, Set, Tuple
 
 import libcst as cst

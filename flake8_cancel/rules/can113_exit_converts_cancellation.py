@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import operator
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
@@ -366,11 +368,12 @@ def _endless(node: cst.CSTNode) -> bool:
     )
 
 
-_COMPARE: Dict[type, Callable[[object, object], bool]] = {
-    cst.GreaterThanEqual: operator.ge,
-    cst.GreaterThan: operator.gt,
-    cst.LessThanEqual: operator.le,
-    cst.LessThan: operator.lt,
+# By the name of libcst's operator class (named, not imported: libcst loads on first use).
+_COMPARE: Dict[str, Callable[[object, object], bool]] = {
+    "GreaterThanEqual": operator.ge,
+    "GreaterThan": operator.gt,
+    "LessThanEqual": operator.le,
+    "LessThan": operator.lt,
 }
 
 
@@ -385,7 +388,7 @@ def _true_since_311(test: cst.BaseExpression) -> Optional[bool]:
         return None
     left = test.left.value if isinstance(test.left, cst.Subscript) else test.left
     target = test.comparisons[0]
-    compare = _COMPARE.get(type(target.operator))
+    compare = _COMPARE.get(type(target.operator).__name__)
     if dotted_name(left) not in ("sys.version_info", "version_info") or compare is None:
         return None
     if not isinstance(target.comparator, cst.Tuple):
