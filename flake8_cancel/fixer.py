@@ -338,15 +338,8 @@ def _refused(issue: Issue, fix: Fix) -> bool:
         return True
     if "asyncio" not in fix.imports:
         return False
-    context = issue.site.context
-    imported = {
-        meaning.split(".", 1)[0]
-        for _, meanings in context.bindings.visible_names()
-        for meaning in meanings
-    }
-    # trio's and anyio's own modules are in their package.
-    imported.add(context.bindings.project or "")
-    return bool(imported & {"trio", "anyio"})
+    # The libraries the module imports, or whose package it is in.
+    return bool(issue.site.context.vocabulary.libraries & {"trio", "anyio"})
 
 
 def _apply(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
