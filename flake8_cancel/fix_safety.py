@@ -17,12 +17,14 @@ from flake8_cancel.deadlines import header_expressions
 from flake8_cancel.sites import HandlerSite, ModuleContext, Scope, awaited_keys, prepared_before
 from flake8_cancel.syntax import (
     BlockKind,
+    Enclosure,
     Statement,
     blocks,
     children_run_here,
     descendants,
     dotted_name,
     holders,
+    method_receiver,
     path_to,
     reference_key,
     small_statements,
@@ -88,40 +90,34 @@ def lists_cancellation_among_errors(site: HandlerSite) -> bool:
     )
 
 
+def _path_to_the_try(site: HandlerSite) -> List[Enclosure]:
+    """The levels from the site's ``try`` out to its function's body (syntax.path_to); empty
+    outside a function."""
+    function = site.scope.function
+    if function is None:
+        return []
+    return path_to(statements(function.body), site.try_site.node) or []
+
+
 # -- a cancellation the function asked for ---------------------------------------------------------
 def cancels_its_own_scope(site: HandlerSite) -> bool:
     """The ``try`` is inside a scope that the function itself cancels (``with CancelScope() as
     scope: scope.cancel()`` in trio or anyio, before or inside the ``try``): the cancellation the
     handler sees may be the one it requested, and what it does with it may be on purpose (a test
     of cancellation)."""
-    function = site.scope.function
-    if function is None:
-        return False
-    path = path_to(statements(function.body), site.try_site.node)
-    if path is None:
-        return False
-    for holder, _ in holders(path):
+    for holder, _ in holders(_path_to_the_try(site)):
         if not isinstance(holder, cst.With):
             continue
         for item in holder.items:
             if item.asname is None or not site.vocabulary.is_cancel_scope(item.item):
                 continue
             scope = dotted_name(item.asname.name)  # type: ignore[arg-type]
+            cancelled = (method_receiver(node, ("cancel",)) for node in descendants(holder.body))
             if scope is not None and any(
-                dotted_name(receiver) == scope for receiver in _cancel_calls(holder.body)
+                receiver is not None and dotted_name(receiver) == scope for receiver in cancelled
             ):
                 return True
     return False
-
-
-def _cancel_calls(node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
-    for current in descendants(node):
-        if (
-            isinstance(current, cst.Call)
-            and isinstance(current.func, cst.Attribute)
-            and current.func.attr.value == "cancel"
-        ):
-            yield current.func.value
 
 
 # -- the child's cancellation ------------------------------------------------------------------
@@ -146,13 +142,7 @@ def work_after_the_handler(site: HandlerSite) -> Optional[str]:
     re-raise would skip it. So would the remaining iterations of an enclosing ``for`` loop
     (closing the other connections of a list). A ``while`` loop around a worker's ``try`` is
     not such work: carrying on with the next item is the swallowing itself."""
-    function = site.scope.function
-    if function is None:
-        return None
-    path = path_to(statements(function.body), site.try_site.node)
-    if path is None:
-        return None
-    for block, index, _ in path:
+    for block, index, _ in _path_to_the_try(site):
         holder = block[index]  # the try itself, then each statement around it
         if isinstance(holder, cst.For):  # its next iterations run first
             return "the rest of the loop " + _describe(holder)
@@ -215,16 +205,12 @@ def _describe(statement: Statement) -> str:
 def caught_again_further_out(site: HandlerSite) -> bool:
     """Is the ``try`` inside the body of an enclosing ``try`` of the same function whose
     handlers catch the cancellation? Re-raising would run that handler's code instead."""
-    function = site.scope.function
-    if function is None:
-        return False
     vocabulary = site.vocabulary
-    path = path_to(statements(function.body), site.try_site.node) or []
     return any(
         isinstance(holder, (cst.Try, cst.TryStar))
         and kind is BlockKind.BODY
         and any(vocabulary.catch_of(h.type).catches_cancellation for h in holder.handlers)
-        for holder, kind in holders(path)
+        for holder, kind in holders(_path_to_the_try(site))
     )
 
 

@@ -120,7 +120,7 @@ class CancelledErrorRaisedWithoutCancel(Rule):
                 deferred |= _flags_set_true(place.statement)
                 continue
             for small in small_statements(place.statement):
-                if isinstance(small, cst.Raise) and _raises_cancellation(small, vocabulary):
+                if isinstance(small, cst.Raise) and vocabulary.is_new_cancellation(small.exc):
                     found.append((small, place.guards))
         return [
             node
@@ -168,12 +168,6 @@ def _raise_places(
                 shielded = any(catch.catches_every_cancellation for catch in catches[:index])
                 inner_handler = in_handler or (catches[index].catches_cancellation and not shielded)
             yield from _raise_places(statements(suite), vocabulary, inner_guards, inner_handler)
-
-
-def _raises_cancellation(node: cst.Raise, vocabulary: Vocabulary) -> bool:
-    """``raise CancelledError``/``CancelledError(...)``, or anyio's
-    ``raise get_cancelled_exc_class()``/``get_cancelled_exc_class()(...)``."""
-    return vocabulary.is_new_cancellation(node.exc)
 
 
 def _flags_set_true(statement: Statement) -> Set[str]:
