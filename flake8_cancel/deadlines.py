@@ -15,22 +15,27 @@ only for modules where a timeout rule could fire; nothing here walks the module 
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Union
+from typing import Callable, Dict, List, Optional, Set, Union
 
 import libcst as cst
 
 from flake8_cancel.names import Vocabulary
-from flake8_cancel.syntax import children, is_nested_scope, statements
+from flake8_cancel.syntax import children, is_nested_scope, is_yield_from, statements
 
 FunctionNode = Union["cst.FunctionDef"]  # a string: libcst is loaded on first use (lazy.py)
 
 
 class CallIndex:
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(
+        self, module: cst.Module, is_coroutine: Callable[[FunctionNode], bool]
+    ) -> None:
+        """``is_coroutine`` says which functions are coroutine functions: ``async def``, and
+        the generator-based ones (sites.ModuleContext.generator_coroutines)."""
+        self.is_coroutine = is_coroutine
         self.module_functions: Dict[str, FunctionNode] = {
             statement.name.value: statement
             for statement in module.body
-            if isinstance(statement, cst.FunctionDef) and statement.asynchronous is not None
+            if isinstance(statement, cst.FunctionDef) and is_coroutine(statement)
         }
         self._class_methods: Dict[int, Dict[str, FunctionNode]] = {}
         self.seeds: Set[int] = set()  # id() of functions timed directly
@@ -50,8 +55,9 @@ class CallIndex:
             node = stack.pop()
             if is_nested_scope(node):
                 continue
-            if isinstance(node, cst.Await) and isinstance(node.expression, cst.Call):
-                callee = self.callee(node.expression.func, owner_class)
+            awaited = _awaited_call(node)
+            if awaited is not None:
+                callee = self.callee(awaited.func, owner_class)
                 if callee is not None:
                     if function is not None:
                         self.awaits.setdefault(id(function), set()).add(id(callee))
@@ -86,7 +92,7 @@ class CallIndex:
             methods = {
                 statement.name.value: statement
                 for statement in statements(owner_class.body)
-                if isinstance(statement, cst.FunctionDef) and statement.asynchronous is not None
+                if isinstance(statement, cst.FunctionDef) and self.is_coroutine(statement)
             }
             self._class_methods[id(owner_class)] = methods
         return methods
@@ -101,6 +107,15 @@ class CallIndex:
                     timed.add(callee)
                     pending.append(callee)
         return timed
+
+
+def _awaited_call(node: cst.CSTNode) -> Optional[cst.Call]:
+    """The call awaited by ``await f()``, or by ``yield from f()`` in a generator coroutine."""
+    if isinstance(node, cst.Await) and isinstance(node.expression, cst.Call):
+        return node.expression
+    if is_yield_from(node) and isinstance(node.value.item, cst.Call):  # type: ignore[union-attr]
+        return node.value.item  # type: ignore[union-attr]
+    return None
 
 
 def header_expressions(statement: cst.CSTNode) -> List[cst.CSTNode]:

@@ -13,7 +13,7 @@ import libcst as cst
 
 from flake8_cancel.fix_safety import doubts, inert
 from flake8_cancel.flow import Exit
-from flake8_cancel.names import Bindings
+from flake8_cancel.names import Bindings, Vocabulary
 from flake8_cancel.sites import HandlerSite
 from flake8_cancel.syntax import descendants, statements
 
@@ -46,6 +46,36 @@ def qualified_reference(bindings: Bindings, qualified: str) -> Tuple[cst.BaseExp
         if module in meanings:
             return cst.Attribute(cst.Name(name), cst.Name(attribute)), ()
     return cst.parse_expression(qualified), (module,)
+
+
+def cancellation_reference(
+    vocabulary: Vocabulary,
+) -> Optional[Tuple[cst.BaseExpression, Tuple[str, ...]]]:
+    """The cancellation class in the words of the module's library (names.Vocabulary.library):
+    ``asyncio.CancelledError``, ``trio.Cancelled``, or anyio's ``get_cancelled_exc_class()``
+    (right on either backend); None where the library is ambiguous, or where naming it would
+    import the library into its own package."""
+    library = vocabulary.library
+    bindings = vocabulary.bindings
+    if library is None:
+        return None
+    if library == "asyncio":
+        return qualified_reference(bindings, "asyncio.CancelledError")
+    if library == "trio":
+        candidates = ("trio.Cancelled", "trio._core.Cancelled")
+    else:
+        candidates = (
+            "anyio.get_cancelled_exc_class", "anyio._core._eventloop.get_cancelled_exc_class"
+        )
+    for candidate in candidates:
+        reference, imports = qualified_reference(bindings, candidate)
+        if not imports:
+            break
+    if imports and bindings.project == library:
+        return None  # the library's own modules import themselves relatively
+    if library == "anyio":
+        reference = cst.Call(func=reference)
+    return reference, imports
 
 
 def append_statement(body: cst.BaseSuite, statement: cst.BaseStatement) -> cst.BaseSuite:
@@ -160,7 +190,10 @@ def reraise_at_end(
             if site.node.name is not None or not _can_name_base_exception(site):
                 return None  # `except E as (a, b)`, or BaseException shadowed
             bound = bind = fresh_name(site)
-        reference, imports = qualified_reference(site.vocabulary.bindings, "asyncio.CancelledError")
+        named = cancellation_reference(site.vocabulary)
+        if named is None:
+            return None
+        reference, imports = named
         reraise = cst.If(
             test=cst.Call(
                 func=cst.Name("isinstance"),
@@ -216,7 +249,7 @@ def let_cancellation_through(site: HandlerSite) -> Optional[Fix]:
     the end of the handler instead. Everything else the clause catches stays caught."""
     if does_nothing(site):
         fix = insert_cancelled_clause(site)
-        return fix._replace(safe=not doubts(site))
+        return fix._replace(safe=not doubts(site)) if fix is not None else None
     return reraise_at_end(site)
 
 
@@ -251,10 +284,14 @@ def rename_in_clause(
     return Fix(((site.node, rebuild),), imports)
 
 
-def insert_cancelled_clause(site: HandlerSite) -> Fix:
+def insert_cancelled_clause(site: HandlerSite) -> Optional[Fix]:
     """Insert ``except asyncio.CancelledError: raise`` (``except*`` in an ``except*`` try) right
-    before the clause, in the module's own words for the name. All else stays caught."""
-    reference, imports = qualified_reference(site.vocabulary.bindings, "asyncio.CancelledError")
+    before the clause, in the module's own words for its library's name. All else stays
+    caught."""
+    named = cancellation_reference(site.vocabulary)
+    if named is None:
+        return None
+    reference, imports = named
     index = site.index
     clause = cst.ExceptStarHandler if site.is_star else cst.ExceptHandler
     reraise = cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Raise()])])

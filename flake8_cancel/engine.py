@@ -2,7 +2,9 @@
 
 Used by the flake8 plugin, the command line and the fixer alike. Speed is part of the design:
 - the gate (gate.py) is a text search: a file without ``async`` or without anything a rule
-  could match is never parsed;
+  could match is never parsed by libcst. A file that fails it on its own text is searched once
+  more with what the names it imports from its project and catches stand for (an exception
+  tuple in ``const.py``): only those definitions are read, by CPython's ``ast`` (modules.py);
 - the screen (screen.py) looks on CPython's ``ast`` for the sites an enabled rule could report:
   a file without one never reaches libcst (nor is libcst imported, lazy.py), and of a file with
   one, libcst parses only the regions that can matter (regions.py);
@@ -23,7 +25,7 @@ from typing import (
 
 import libcst as cst
 
-from flake8_cancel.gate import Gate
+from flake8_cancel.gate import Gate, GateText
 from flake8_cancel.positions import positions
 from flake8_cancel.regions import Region, region_for
 from flake8_cancel.registry import Finding, Rule
@@ -92,6 +94,7 @@ class RuleSet:
         self.handler_rules = [r for r in rules if _overrides(r, "check_handler", "report_handler")]
         self.try_rules = [r for r in rules if _overrides(r, "report_try")]
         self.with_rules = [r for r in rules if _overrides(r, "report_with")]
+        self.function_rules = [r for r in rules if _overrides(r, "report_function")]
         indexing = [rule for rule in rules if type(rule).needs_call_index]
         self.call_index_gate = (
             Gate(type(rule).gate_pattern(settings) for rule in indexing) if indexing else None
@@ -127,17 +130,21 @@ class Engine:
         return self._rule_sets[target_version]
 
     def target_version_if_admitted(self, source: str, path: Optional[str]) -> Optional[TargetVersion]:
-        """The target version for a text that passes the gate of the rules that apply to it,
-        else None. Raises ConfigurationError like ``Settings.target_version_for``, for a text
-        that passes the gate only. Every rule needs an async scope."""
+        """The target version for a text that passes the gate of the rules that apply to it
+        (with what the names it imports from its project stand for, ``gate.GateText``), else
+        None. Raises ConfigurationError like ``Settings.target_version_for``, for a text that
+        passes the gate only. Every rule needs an async scope."""
         with self.statistics.timing("gate"):
-            if not (self.rules and "async" in source and self.gate.search(source)):
+            if not (self.rules and "async" in source):
+                return None
+            text = GateText(source, path)
+            if not text.passes(self.gate):
                 return None
             target_version = self.settings.target_version_for(path)
             rule_set = self.rule_set(target_version)
             if rule_set is None:
                 return None
-            if len(rule_set.rules) != len(self.rules) and not rule_set.gate.search(source):
+            if len(rule_set.rules) != len(self.rules) and not text.passes(rule_set.gate):
                 return None
         self.statistics.counts["gate passed"] += 1
         return target_version
@@ -154,7 +161,8 @@ class Engine:
         """Findings for one module's text, sorted. Raises UncheckableFile with the reason, or
         ConfigurationError when the project's pyproject.toml holds an unusable value.
 
-        ``path`` locates the project (its pyproject.toml) for the target version.
+        ``path`` locates the project: its pyproject.toml for the target version, and the
+        modules that names imported from the project are defined in.
         ``python_tree`` is the running Python's ``ast`` of this text, when there is one already
         (flake8 has it); otherwise CPython's parser builds one (``source.python_tree_of``). The
         screen looks for candidates on it (screen.py), and it says where findings are
@@ -230,7 +238,8 @@ class Engine:
     ) -> List[Issue]:
         """Findings in a parsed module. ``python_tree``: CPython's ``ast`` of ``source``, if
         at hand (else it is parsed when there are findings to place). ``path`` tells whether
-        the target version was declared (by an option or the project) or only assumed.
+        the target version was declared (by an option or the project) or only assumed, and
+        where the modules are that names imported from the project are defined in.
 
         ``module`` may be a region of ``source`` (regions.py): then ``python_tree`` is its
         ``ast`` (the file's own nodes) and ``file_line`` maps a line of the region's text to
@@ -252,7 +261,8 @@ class Engine:
         issues = []
         for node, rule, site in found:
             line, column = where[id(node)]
-            issues.append(Issue(Finding(line, column, rule.code, rule.message), rule, node, site))
+            message = rule.message_for(site)
+            issues.append(Issue(Finding(line, column, rule.code, message), rule, node, site))
         return sorted(issues, key=lambda issue: issue.finding)
 
     def _find(
@@ -264,7 +274,9 @@ class Engine:
         path: Optional[str],
     ) -> List[Tuple[cst.CSTNode, Rule, Site]]:
         """The one traversal, then every rule's hooks on the sites it collected."""
-        index_calls = bool(rule_set.call_index_gate and rule_set.call_index_gate.search(source))
+        index_calls = bool(
+            rule_set.call_index_gate and GateText(source, path).passes(rule_set.call_index_gate)
+        )
         context = ModuleContext(module, source, self.settings, target_version, index_calls, path)
         sites = collect_sites(context)
         # Handlers are judged after the traversal: a deadline set further down the module
@@ -279,4 +291,9 @@ class Engine:
         for with_site in sites.with_sites:
             for rule in rule_set.with_rules:
                 found.extend((node, rule, with_site) for node in rule.report_with(with_site))
+        for function_site in sites.function_sites:
+            for rule in rule_set.function_rules:
+                found.extend(
+                    (node, rule, function_site) for node in rule.report_function(function_site)
+                )
         return found

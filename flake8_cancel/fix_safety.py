@@ -17,12 +17,14 @@ from flake8_cancel.deadlines import header_expressions
 from flake8_cancel.sites import HandlerSite, ModuleContext, Scope, awaited_keys, prepared_before
 from flake8_cancel.syntax import (
     BlockKind,
+    Enclosure,
     Statement,
     blocks,
     children_run_here,
     descendants,
     dotted_name,
     holders,
+    method_receiver,
     path_to,
     reference_key,
     small_statements,
@@ -54,7 +56,68 @@ def doubts(site: HandlerSite) -> List[str]:
         found.append("an enclosing handler of the function would catch the cancellation")
     if owner_relies_on_a_quiet_end(site):
         found.append("a task running this coroutine is cancelled and awaited without a handler")
+    if cancels_its_own_scope(site):
+        found.append("the function cancels the scope around the try: it asked for this one")
+    if lists_cancellation_among_errors(site):
+        found.append(
+            "the clause lists CancelledError among other errors: it may be a library's own "
+            "(a dropped connection's pending request), not this task's"
+        )
     return found
+
+
+def lists_cancellation_among_errors(site: HandlerSite) -> bool:
+    """``except (OSError, ClientError, asyncio.CancelledError):`` (also through a tuple, from this
+    module or another): the author takes a ``CancelledError`` for one of a library's errors,
+    which some libraries raise when they cancel their own pending futures."""
+    vocabulary = site.vocabulary
+    written = site.node.type
+    if written is None or not site.catch.names_cancellation:
+        return False
+    others = [
+        single
+        for single in vocabulary.bindings.exception_types(written)
+        if not vocabulary.is_cancelled_error(single)
+    ]
+    # Not a library's error: the broad classes, and what the interpreter raises by itself.
+    broad = {
+        "builtins.BaseException", "builtins.Exception", "builtins.KeyboardInterrupt",
+        "builtins.SystemExit", "builtins.GeneratorExit",
+    }
+    return any(
+        not meanings or not meanings <= broad
+        for meanings in (vocabulary.bindings.resolve(single) for single in others)
+    )
+
+
+def _path_to_the_try(site: HandlerSite) -> List[Enclosure]:
+    """The levels from the site's ``try`` out to its function's body (syntax.path_to); empty
+    outside a function."""
+    function = site.scope.function
+    if function is None:
+        return []
+    return path_to(statements(function.body), site.try_site.node) or []
+
+
+# -- a cancellation the function asked for ---------------------------------------------------------
+def cancels_its_own_scope(site: HandlerSite) -> bool:
+    """The ``try`` is inside a scope that the function itself cancels (``with CancelScope() as
+    scope: scope.cancel()`` in trio or anyio, before or inside the ``try``): the cancellation the
+    handler sees may be the one it requested, and what it does with it may be on purpose (a test
+    of cancellation)."""
+    for holder, _ in holders(_path_to_the_try(site)):
+        if not isinstance(holder, cst.With):
+            continue
+        for item in holder.items:
+            if item.asname is None or not site.vocabulary.is_cancel_scope(item.item):
+                continue
+            scope = dotted_name(item.asname.name)  # type: ignore[arg-type]
+            cancelled = (method_receiver(node, ("cancel",)) for node in descendants(holder.body))
+            if scope is not None and any(
+                receiver is not None and dotted_name(receiver) == scope for receiver in cancelled
+            ):
+                return True
+    return False
 
 
 # -- the child's cancellation ------------------------------------------------------------------
@@ -79,13 +142,7 @@ def work_after_the_handler(site: HandlerSite) -> Optional[str]:
     re-raise would skip it. So would the remaining iterations of an enclosing ``for`` loop
     (closing the other connections of a list). A ``while`` loop around a worker's ``try`` is
     not such work: carrying on with the next item is the swallowing itself."""
-    function = site.scope.function
-    if function is None:
-        return None
-    path = path_to(statements(function.body), site.try_site.node)
-    if path is None:
-        return None
-    for block, index, _ in path:
+    for block, index, _ in _path_to_the_try(site):
         holder = block[index]  # the try itself, then each statement around it
         if isinstance(holder, cst.For):  # its next iterations run first
             return "the rest of the loop " + _describe(holder)
@@ -148,16 +205,12 @@ def _describe(statement: Statement) -> str:
 def caught_again_further_out(site: HandlerSite) -> bool:
     """Is the ``try`` inside the body of an enclosing ``try`` of the same function whose
     handlers catch the cancellation? Re-raising would run that handler's code instead."""
-    function = site.scope.function
-    if function is None:
-        return False
     vocabulary = site.vocabulary
-    path = path_to(statements(function.body), site.try_site.node) or []
     return any(
         isinstance(holder, (cst.Try, cst.TryStar))
         and kind is BlockKind.BODY
         and any(vocabulary.catch_of(h.type).catches_cancellation for h in holder.handlers)
-        for holder, kind in holders(path)
+        for holder, kind in holders(_path_to_the_try(site))
     )
 
 

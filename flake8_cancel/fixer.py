@@ -23,7 +23,7 @@ import libcst as cst
 
 from flake8_cancel.edits import Fix, Rebuild
 from flake8_cancel.engine import Engine, Issue
-from flake8_cancel.noqa import file_is_exempt, is_silenced
+from flake8_cancel.noqa import NoqaLines, file_is_exempt
 from flake8_cancel.registry import Finding, FixSafety
 from flake8_cancel.sites import HandlerSite
 from flake8_cancel.source import (
@@ -102,14 +102,14 @@ def fix_bytes(
     current_text, current_data = text, data
     fixed: Counter = Counter()
     issues: List[Issue] = []
-    checker = _Checker(engine, target_version, unsafe)
+    checker = _Checker(engine, target_version, unsafe, path)
     not_applied: Dict[Tuple[int, int, str], Tuple[Finding, str]] = {}
     for _ in range(MAX_ROUNDS):
         issues = _without(
             engine.analyze_module(module, current_text, target_version, python_tree, path), ignore
         )
         python_tree = None  # it is the tree of the text before this round's fixes
-        chosen = _fixes_to_apply(issues, physical_lines(current_text), unsafe)
+        chosen = _fixes_to_apply(issues, NoqaLines(current_text), unsafe)
         try:
             chosen, dropped = checker.without_fixes_that_add_findings(module, current_text, chosen)
         except Exception as error:  # a fix builder's bug must not cost the user their file
@@ -141,11 +141,11 @@ def fix_bytes(
         issues = _without(
             engine.analyze_module(module, current_text, target_version, None, path), ignore
         )
-    lines = physical_lines(current_text)
+    noqa = NoqaLines(current_text)
     remaining = [
         (issue.finding, None if _key(issue.finding) in not_applied else fix_availability(issue))
         for issue in issues
-        if not is_silenced(issue.finding, lines)
+        if not noqa.silences(issue.finding)
     ]
     return FixResult(current_data, fixed, remaining, None, tuple(not_applied.values()))
 
@@ -161,13 +161,16 @@ class _Checker:
     CAN101 see the handler, whose own fix comes next). Otherwise the fix it belongs to (the
     nearest fixed finding above it) is dropped and the rest checked again."""
 
-    def __init__(self, engine: Engine, target_version: Tuple[int, int], unsafe: bool) -> None:
+    def __init__(
+        self, engine: Engine, target_version: Tuple[int, int], unsafe: bool, path: Optional[str]
+    ) -> None:
         from flake8_cancel.rules import all_rules
 
         self.engine = Engine(engine.settings, all_rules())
         self.engine.statistics = engine.statistics
         self.target_version = target_version
         self.unsafe = unsafe
+        self.path = path  # where the module is: what its imports from its project mean
 
     def without_fixes_that_add_findings(
         self, module: cst.Module, text: str, chosen: List[Tuple[Issue, Fix]]
@@ -176,7 +179,9 @@ class _Checker:
             return chosen, []
         before = {
             (issue.finding.line, issue.finding.code)
-            for issue in self.engine.analyze_module(module, text, self.target_version)
+            for issue in self.engine.analyze_module(
+                module, text, self.target_version, path=self.path
+            )
         }
         lines = physical_lines(text)
         kept = list(chosen)
@@ -225,7 +230,9 @@ class _Checker:
         fixed_module = parse_bytes(_apply(module, [fix for _, fix in fixes]).bytes)
         fixed_text = decode_source(fixed_module.bytes)
         fixed_lines = physical_lines(fixed_text)
-        after = self.engine.analyze_module(fixed_module, fixed_text, self.target_version)
+        after = self.engine.analyze_module(
+            fixed_module, fixed_text, self.target_version, path=self.path
+        )
         old_lines = _line_mapping(lines, fixed_lines)
         added = [
             other
@@ -236,7 +243,9 @@ class _Checker:
                 for code in _SAME_FINDING.get(other.finding.code, (other.finding.code,))
             )
         ]
-        fixable_next = {id(other) for other, _ in _fixes_to_apply(added, fixed_lines, self.unsafe)}
+        fixable_next = {
+            id(other) for other, _ in _fixes_to_apply(added, NoqaLines(fixed_text), self.unsafe)
+        }
         return [
             (_old_line(old_lines, other.finding.line), other.finding.code)
             for other in added
@@ -295,6 +304,37 @@ def fix_availability(issue: Issue) -> Optional[str]:
     return "safe" if _is_safe(issue, fix) else "unsafe"
 
 
+class Edit(NamedTuple):
+    """A fix as text: replace from (line, column) up to (end line, end column), both from 1,
+    with ``content`` (ruff's JSON edits)."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    content: str
+
+
+def fix_edits(issue: Issue) -> Optional[Tuple[Edit, ...]]:
+    """The text edits of the fix for this finding alone (whole lines), or None where none would
+    be applied. For the JSON report: the fix is applied to the module and the lines compared."""
+    if fix_availability(issue) is None:
+        return None
+    fix = issue.rule.build_fix(issue.site, issue.node)
+    module = issue.site.context.module
+    try:
+        old = physical_lines(module.code, keepends=True)
+        new = physical_lines(_apply(module, [fix]).code, keepends=True)
+    except Exception:  # a fix builder's bug must not break reporting
+        return None
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    return tuple(
+        Edit(old_start + 1, 1, old_end + 1, 1, "".join(new[new_start:new_end]))
+        for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes()
+        if tag != "equal"
+    )
+
+
 def _is_safe(issue: Issue, fix: Fix) -> bool:
     return fix.safe and issue.rule.fix_safety.is_safe
 
@@ -310,15 +350,8 @@ def _refused(issue: Issue, fix: Fix) -> bool:
         return True
     if "asyncio" not in fix.imports:
         return False
-    context = issue.site.context
-    imported = {
-        meaning.split(".", 1)[0]
-        for _, meanings in context.bindings.visible_names()
-        for meaning in meanings
-    }
-    # trio's and anyio's own modules are in their package.
-    imported.add(context.bindings.project or "")
-    return bool(imported & {"trio", "anyio"})
+    # The libraries the module imports, or whose package it is in.
+    return bool(issue.site.context.vocabulary.libraries & {"trio", "anyio"})
 
 
 def _apply(module: cst.Module, fixes: Sequence[Fix]) -> cst.Module:
@@ -350,14 +383,14 @@ def _unchanged(data: bytes, reason: str) -> FixResult:
 
 
 def _fixes_to_apply(
-    issues: Iterable[Issue], lines: Sequence[str], unsafe: bool
+    issues: Iterable[Issue], noqa: NoqaLines, unsafe: bool
 ) -> List[Tuple[Issue, Fix]]:
     """One fix per edited node this round: overlapping fixes wait for the next round."""
     chosen: List[Tuple[Issue, Fix]] = []
     claimed = set()
     for issue in issues:
         rule = issue.rule
-        if rule.fix_safety is FixSafety.NONE or is_silenced(issue.finding, lines):
+        if rule.fix_safety is FixSafety.NONE or noqa.silences(issue.finding):
             continue
         fix = rule.build_fix(issue.site, issue.node)
         if fix is None or _refused(issue, fix):

@@ -52,10 +52,20 @@ class Exit(enum.Enum):
     NEVER_RETURNS = "calls a function that never returns"
     RAISE_NEW_CANCELLED = "raises a new CancelledError"
     RAISE_OTHER = "raises another exception"
+    # In an async generator: the consumer may never ask again (it breaks, or closes it), and
+    # then the generator ends at this `yield` with GeneratorExit: the cancellation is lost.
+    YIELDS = "yields to the consumer"
+    # trio: a cancelled scope stays cancelled, so trio's own checkpoint in the handler raises the
+    # cancellation again (`await trio.aclose_forcefully(stream)`): the path ends there.
+    CHECKPOINT = "reaches a trio checkpoint, which raises the cancellation again"
 
 
-SWALLOWING_EXITS = frozenset({Exit.FALLTHROUGH, Exit.RETURN, Exit.BREAK, Exit.CONTINUE})
-PROPAGATING_EXITS = frozenset({Exit.RERAISE, Exit.NEVER_RETURNS, Exit.RAISE_NEW_CANCELLED})
+SWALLOWING_EXITS = frozenset(
+    {Exit.FALLTHROUGH, Exit.RETURN, Exit.BREAK, Exit.CONTINUE, Exit.YIELDS}
+)
+PROPAGATING_EXITS = frozenset(
+    {Exit.RERAISE, Exit.NEVER_RETURNS, Exit.RAISE_NEW_CANCELLED, Exit.CHECKPOINT}
+)
 RAISING_EXITS = PROPAGATING_EXITS | {Exit.RAISE_OTHER}
 
 
@@ -161,12 +171,21 @@ def _join(meanings: RaiseMeanings, branches: Sequence[RaiseMeanings]) -> None:
     meanings.update(agreed)
 
 
-def analyze_handler(handler: Handler, vocabulary: Vocabulary) -> HandlerPaths:
+def analyze_handler(
+    handler: Handler,
+    vocabulary: Vocabulary,
+    in_async_generator: bool = False,
+    catches_cancellation: bool = True,
+) -> HandlerPaths:
+    """``in_async_generator``: a ``yield`` in the handler may be where the path ends.
+    ``catches_cancellation``: the paths followed are those of a cancellation (in trio, its
+    checkpoints end them); else of the other exceptions the clause catches."""
     meanings: RaiseMeanings = {None: Exit.RERAISE}
     bound = bound_name(handler)
     if bound is not None:
         meanings[bound] = Exit.RERAISE
-    flow = _Analyzer(vocabulary, bound).block(statements(handler.body), {False}, 0, meanings)
+    analyzer = _Analyzer(vocabulary, bound, in_async_generator, in_handler=catches_cancellation)
+    flow = analyzer.block(statements(handler.body), {False}, 0, meanings)
     ends = set(flow.ends)
     ends.update(PathEnd(Exit.FALLTHROUGH, state, None) for state in flow.fall)
     return HandlerPaths(ends)
@@ -197,9 +216,21 @@ def function_reraises(function: cst.FunctionDef, parameter: str, vocabulary: Voc
 
 
 class _Analyzer:
-    def __init__(self, vocabulary: Vocabulary, bound: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        bound: Optional[str] = None,
+        yields_end: bool = False,
+        in_handler: bool = False,
+    ) -> None:
         self.vocabulary = vocabulary
         self.bound = bound  # the name the handler binds its exception to, if any
+        self.yields_end = yields_end  # an async generator's `yield` may end the path
+        # trio's cancellation is level-triggered: its checkpoints in a handler re-raise it (not
+        # inside a shielded scope).
+        # Only for a handler's own paths: in a helper, a checkpoint just returns when nothing
+        # is cancelled.
+        self.checkpoints_reraise = in_handler and vocabulary.library == "trio"
 
     def block(
         self, block: Sequence[Statement], states: Set[bool], loops: int, meanings: RaiseMeanings
@@ -248,6 +279,15 @@ class _Analyzer:
         for small in smalls:
             if calls_method(small, "uncancel"):
                 current = {True}
+            if self.yields_end and any(
+                isinstance(node, cst.Yield) for node in (small, *descendants(small))
+            ):
+                result.ends.update(PathEnd(Exit.YIELDS, state, small) for state in current)
+            if self.checkpoints_reraise and any(
+                self.is_trio_checkpoint(node) for node in (small, *descendants(small))
+            ):
+                result.ends.update(PathEnd(Exit.CHECKPOINT, state, small) for state in current)
+                return result
             _record_assignment(small, meanings)
             exit: Optional[Exit] = None
             if isinstance(small, cst.Raise):
@@ -432,10 +472,17 @@ class _Analyzer:
             if grown == entry:
                 break
             entry = grown
-        _join(meanings, [dict(meanings), body_meanings])  # the body may run zero times
+        once = isinstance(node, cst.For) and _never_empty(node.iter)
+        # The body may run zero times, unless it iterates a literal that is not empty.
+        _join(meanings, [body_meanings] if once else [dict(meanings), body_meanings])
         result = _Flow()
         result.ends = body.ends
-        finished = set() if endless else entry  # the condition turned false, or nothing to iterate
+        if endless:
+            finished: Set[bool] = set()
+        elif once:  # only after a whole iteration
+            finished = body.fall | body.continues
+        else:  # the condition turned false, or nothing to iterate
+            finished = entry
         if node.orelse is not None and finished:
             result.merge(self.block(statements(node.orelse.body), finished, loops, meanings))
         else:
@@ -531,8 +578,31 @@ class _Analyzer:
         return result
 
     # -- with ------------------------------------------------------------------------------------
+    def is_trio_checkpoint(self, node: cst.CSTNode) -> bool:
+        """``await trio.sleep(0)``, ``await trio.aclose_forcefully(s)``: an await of one of
+        trio's own functions, each of which checkpoints."""
+        return (
+            isinstance(node, cst.Await)
+            and isinstance(node.expression, cst.Call)
+            and any(
+                meaning.split(".", 1)[0] == "trio"
+                for meaning in self.vocabulary.bindings.resolve(node.expression.func)
+            )
+        )
+
     def with_(self, node: cst.With, states: Set[bool], loops: int, meanings: RaiseMeanings) -> _Flow:
-        result = self.block(statements(node.body), states, loops, meanings)
+        if self.checkpoints_reraise and (
+            self.vocabulary.shields(node) or self.vocabulary.catches_in_block(node)
+        ):
+            # No checkpoint of a shielded scope raises it again; in `pytest.raises(Cancelled)`
+            # or `suppress(...)` the block ends there, and what follows it still runs.
+            self.checkpoints_reraise = False
+            try:
+                result = self.block(statements(node.body), states, loops, meanings)
+            finally:
+                self.checkpoints_reraise = True
+        else:
+            result = self.block(statements(node.body), states, loops, meanings)
         suppression = self.vocabulary.suppression_of(node)
         if suppression is None:
             return result
@@ -564,7 +634,7 @@ def receives_cancellation(catches: Sequence[Catch], index: int) -> bool:
     must catch one, and no earlier clause may: after ``except CancelledError:``, a bare
     ``except:`` only ever sees other exceptions, so its bare ``raise`` re-raises one of those."""
     return catches[index].catches_cancellation and not any(
-        earlier.catches_cancellation for earlier in catches[:index]
+        earlier.catches_every_cancellation for earlier in catches[:index]
     )
 
 
@@ -602,6 +672,38 @@ def _possibly_caught(exit: Exit, catch: Catch) -> bool:
     if exit in (Exit.RERAISE, Exit.RAISE_NEW_CANCELLED):
         return catch.catches_cancellation
     return catch.catches_everything
+
+
+def _never_empty(iterable: cst.BaseExpression) -> bool:
+    """A literal that has items: ``[a, b]``, ``(x,)``, ``{k: v}``, ``"ab"``, ``range(3)``,
+    ``range(1, 4)`` (integer literals)."""
+    if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)):
+        return any(
+            not isinstance(element, cst.StarredElement) or _never_empty(element.value)
+            for element in iterable.elements
+        )
+    if isinstance(iterable, cst.Dict):
+        return any(
+            isinstance(element, cst.DictElement) or _never_empty(element.value)
+            for element in iterable.elements
+        )
+    if isinstance(iterable, cst.SimpleString):
+        value = iterable.evaluated_value
+        return bool(value)
+    if (
+        isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Name)
+        and iterable.func.value == "range"
+        and 1 <= len(iterable.args) <= 2
+        and all(
+            isinstance(argument.value, cst.Integer) and argument.keyword is None
+            for argument in iterable.args
+        )
+    ):
+        bounds = [int(argument.value.evaluated_value) for argument in iterable.args]  # type: ignore[attr-defined]
+        start, stop = (0, bounds[0]) if len(bounds) == 1 else bounds
+        return stop > start
+    return False
 
 
 def _always_true(test: cst.BaseExpression) -> bool:

@@ -8,8 +8,9 @@ patterns that several rules share are here, written once.
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Pattern, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Pattern, Tuple, Union
 
+from flake8_cancel.modules import imported_definitions_text
 from flake8_cancel.names import last_names
 from flake8_cancel.settings import Settings
 
@@ -17,16 +18,19 @@ GatePattern = Union[str, Tuple[str, ...]]
 
 # An `except` clause, or a tuple of exceptions, that names TimeoutError. A bounded window, not
 # `[^:]*`, because a comment inside a multi-line clause can hold a colon.
-TIMEOUT_HANDLER = r"except[\s\S]{0,200}?TimeoutError|=\s*\([^)]*TimeoutError"
-# Searched before TIMEOUT_HANDLER, which is tried at every `except` of the text.
-TIMEOUT_NAMED = r"TimeoutError"
+TIMEOUT_HANDLER = (
+    r"except[\s\S]{0,200}?(?:TimeoutError|TooSlowError)|=\s*\([^)]*(?:TimeoutError|TooSlowError)"
+)
+# Searched before TIMEOUT_HANDLER, which is tried at every `except` of the text. (trio's
+# fail_after raises TooSlowError.)
+TIMEOUT_NAMED = r"TimeoutError|TooSlowError"
 
 
 def cancellation_names(settings: Settings, *also: str) -> str:
-    """``CancelledError``, anyio's ``get_cancelled_exc_class``, the configured cancellation
-    exceptions' last names, and ``also``."""
+    """``CancelledError`` (and trio's ``Cancelled``), anyio's ``get_cancelled_exc_class``, the
+    configured cancellation exceptions' last names, and ``also``."""
     return "|".join(
-        ["CancelledError", "get_cancelled_exc_class", *also,
+        ["Cancelled", "get_cancelled_exc_class", *also,
          *last_names(settings.extra_cancelled_names)]
     )
 
@@ -64,6 +68,25 @@ class Gate:
         return any(
             all(any(p.search(source) for p in part) for part in parts) for parts in self.all_of
         )
+
+
+class GateText:
+    """The text that gates search for one module: its own, and only when that does not pass,
+    its own with what the names it imports from its project stand for (an exception tuple in
+    ``const.py`` that names ``CancelledError``), as if they were defined in it."""
+
+    def __init__(self, source: str, path: Optional[str]) -> None:
+        self.source = source
+        self.path = path
+        self._with_imports: Optional[str] = None
+
+    def passes(self, gate: Gate) -> bool:
+        if gate.search(self.source):
+            return True
+        if self._with_imports is None:
+            imported = imported_definitions_text(self.source, self.path)
+            self._with_imports = f"{self.source}\n{imported}" if imported else ""
+        return bool(self._with_imports) and gate.search(self._with_imports)
 
 
 def alternatives(pattern: str) -> List[str]:

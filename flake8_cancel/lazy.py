@@ -56,9 +56,7 @@ def _load(module: types.ModuleType, name: str) -> None:
         if type(module) is not _Deferred or id(module) not in _held_back:
             # Loaded, or being loaded by this thread (libcst's own modules ask for names of the
             # package while it runs): a name it lacks is missing, as during any import.
-            raise AttributeError(
-                f"partially initialized module {LIBCST!r} has no attribute {name!r}"
-            )
+            raise AttributeError(f"partially initialized module {LIBCST!r} has no attribute {name!r}")
         path = _held_back.pop(id(module))
         if path is not None:
             module.__path__ = path

@@ -20,8 +20,9 @@ from flake8_cancel.settings import parse_target_version
 
 _LIST_SEPARATORS = re.compile(r"[,\s]+")
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-# A code as flake8 writes one in per-file-ignores: it tells a code from the next file pattern.
-_CODE_TOKEN = re.compile(r"[A-Z]+[0-9]*")
+# A code as flake8 writes one in per-file-ignores, or a rule name: it tells a code from the next
+# file pattern.
+_CODE_TOKEN = re.compile(r"[A-Z]+[0-9]*|[a-z][a-z0-9]*(?:-[a-z0-9]+)+")
 
 
 class Kind(NamedTuple):
@@ -77,9 +78,26 @@ def parse_dotted_names(value: Any) -> Tuple[str, ...]:
     return tuple(names)
 
 
+def parse_method_names(value: Any) -> Tuple[str, ...]:
+    """``"dispose, myapp.Pool.put_back"`` or ``["dispose", ...]`` -> the method names (alone, or
+    qualified by their class), each checked."""
+    names = _items(value, "a list of method names such as ['dispose']")
+    for name in names:
+        if not _DOTTED_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not a method name such as 'dispose' or 'myapp.Pool.put_back' "
+                "(no parentheses)"
+            )
+    return tuple(names)
+
+
 def parse_codes(value: Any) -> Tuple[str, ...]:
-    """``"CAN101,can103"`` or ``["CAN101", ...]`` -> the code prefixes, in capitals."""
-    return tuple(code.upper() for code in _items(value, "a list of codes such as ['CAN101']"))
+    """``"CAN101,can103"`` or ``["CAN101", "cancelled-error-swallowed", ...]`` -> the code
+    prefixes in capitals, and rule names as written (config.py turns them into codes)."""
+    return tuple(
+        item if "-" in item else item.upper()
+        for item in _items(value, "a list of codes such as ['CAN101']")
+    )
 
 
 def parse_patterns(value: Any) -> Tuple[str, ...]:
@@ -110,19 +128,22 @@ def parse_codes_by_pattern(value: Any) -> Tuple[Tuple[str, Tuple[str, ...]], ...
 
 
 def _codes_by_pattern_text(text: str) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
-    """flake8's grammar: patterns, a colon, codes; a token that is no code starts the next entry."""
+    """flake8's grammar: patterns, a colon, codes; a token that is no code (nor a rule name), or
+    that a colon follows, starts the next entry."""
     malformed = ValueError(f"expected PATTERN:CODES such as 'tests/*:CAN101', got {text!r}")
     entries: List[Tuple[List[str], List[str]]] = []
     patterns: List[str] = []
     codes: Optional[List[str]] = None  # None until the entry's colon
-    for token in re.findall(r":|[^\s,:]+", text):
+    tokens = re.findall(r":|[^\s,:]+", text)
+    for index, token in enumerate(tokens):
+        followed_by_colon = tokens[index + 1:index + 2] == [":"]
         if token == ":":
             if not patterns or codes is not None:
                 raise malformed
             codes = []
         elif codes is None:
             patterns.append(token)
-        elif _CODE_TOKEN.fullmatch(token):
+        elif _CODE_TOKEN.fullmatch(token) and not followed_by_colon:
             codes.append(token)
         else:
             entries.append((patterns, codes))
@@ -140,7 +161,8 @@ def _codes_by_pattern_text(text: str) -> Tuple[Tuple[str, Tuple[str, ...]], ...]
 
 VERSION = Kind("VERSION", '`"3.10"` or `"py310"`', parse_target_version)
 DOTTED_NAMES = Kind("NAMES", "dotted names", parse_dotted_names, repeatable=True)
-CODES = Kind("CODES", "code prefixes", parse_codes)
+METHOD_NAMES = Kind("NAMES", "method names", parse_method_names, repeatable=True)
+CODES = Kind("CODES", "code prefixes or rule names", parse_codes)
 PATTERNS = Kind("PATTERNS", "patterns on file names, or on paths from the pyproject.toml's folder",
                 parse_patterns)
 CODES_BY_PATTERN = Kind(
@@ -150,14 +172,24 @@ CODES_BY_PATTERN = Kind(
 )
 
 
+# What the command line skips when walking folders, unless `exclude` says otherwise (as ruff's
+# defaults; a folder holding pyvenv.cfg, a virtual environment, is skipped whatever its name).
+DEFAULT_EXCLUDE = (
+    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pytest_cache",
+    ".ruff_cache", ".svn", ".tox", ".venv", "__pycache__", "__pypackages__", "_build", "build",
+    "dist", "node_modules", "site-packages", "venv", "*.egg-info",
+)
+
+
 class Option(NamedTuple):
-    # The key in [tool.flake8-cancel]; the command line's flag is --KEY, flake8's --cancel-KEY.
+    # The key in [tool.flake8-cancel]; the command line's flag is --KEY; in flake8 it is
+    # --cancel-KEY, or for a run option flake8's own --KEY.
     key: str
     kind: Kind
     help: str
     default: Any
-    # The Settings field it fills; None for a run option, which only the command line and
-    # pyproject.toml have, since flake8 has its own select, ignore, exclude...
+    # The Settings field it fills; None for a run option (which files, which codes), which
+    # flake8 has of its own: select, ignore, exclude...
     settings_field: Optional[str] = None
     default_text: str = ""  # what the default means, where its value does not say it
 
@@ -166,8 +198,14 @@ class Option(NamedTuple):
         return f"--{self.key}"
 
     @property
+    def flake8_key(self) -> str:
+        """Its name in flake8's configuration: ``cancel-KEY``, or flake8's own ``KEY``."""
+        return f"cancel-{self.key}" if self.settings_field else self.key
+
+    @property
     def flake8_flag(self) -> Optional[str]:
-        return f"--cancel-{self.key}" if self.settings_field else None
+        """The option the plugin adds to flake8 (None for flake8's own)."""
+        return f"--{self.flake8_key}" if self.settings_field else None
 
     @property
     def shown_default(self) -> str:
@@ -175,19 +213,23 @@ class Option(NamedTuple):
 
 
 OPTIONS: Sequence[Option] = (
-    Option("select", CODES, "code prefixes to check", ("CAN",)),
-    Option("ignore", CODES, "code prefixes to skip", ()),
-    Option("extend-select", CODES, "code prefixes to check as well, such as an opt-in rule's",
-           ()),
-    Option("exclude", PATTERNS, "files and folders not to check", ()),
-    Option("per-file-ignores", CODES_BY_PATTERN, "code prefixes to skip in the files a pattern "
-           "matches", ()),
+    Option("select", CODES, "code prefixes or rule names to check", ("CAN",)),
+    Option("ignore", CODES, "code prefixes or rule names to skip", ()),
+    Option("extend-select", CODES, "code prefixes or rule names to check as well, such as an "
+           "opt-in rule's", ()),
+    Option("exclude", PATTERNS, "files and folders not to check (replaces the default list)",
+           DEFAULT_EXCLUDE,
+           default_text="version-control, cache, build and virtual-environment folders: "
+           + ", ".join(DEFAULT_EXCLUDE)),
+    Option("extend-exclude", PATTERNS, "files and folders not to check, besides `exclude`", ()),
+    Option("per-file-ignores", CODES_BY_PATTERN, "code prefixes or rule names to skip in the "
+           "files a pattern matches", ()),
     Option("target-version", VERSION, "Python version the checked code runs on, e.g. 3.10",
            None, "target_version",
            default_text="the lower bound of requires-python in the nearest pyproject.toml, "
            "else 3.11"),
     Option("cancelled-names", DOTTED_NAMES,
-           "extra exceptions that mean cancellation, e.g. trio.Cancelled", (),
+           "extra exceptions that mean cancellation, e.g. curio.TaskCancelled (trio's and anyio's are known)", (),
            "extra_cancelled_names"),
     Option("never-returning", DOTTED_NAMES,
            "extra functions that never return (count as a re-raise), e.g. myapp.errors.fail", (),
@@ -198,12 +240,36 @@ OPTIONS: Sequence[Option] = (
     Option("timeout-managers", DOTTED_NAMES,
            "extra context managers that set a deadline like asyncio.timeout", (),
            "extra_timeout_managers"),
-    Option("cleanup-methods", DOTTED_NAMES,
+    Option("cleanup-methods", METHOD_NAMES,
            "extra methods that release a resource (CAN111), e.g. dispose", (),
            "extra_cleanup_methods"),
 )
 OPTIONS_BY_KEY: Dict[str, Option] = {option.key: option for option in OPTIONS}
 SETTINGS_OPTIONS: Sequence[Option] = tuple(option for option in OPTIONS if option.settings_field)
+RUN_OPTIONS: Sequence[Option] = tuple(option for option in OPTIONS if not option.settings_field)
+
+
+def add_flags(parser: Any) -> None:
+    """Every option's command-line flag (the command line's, and the codemod's) on ``parser``
+    (an argparse parser or group)."""
+    for option in OPTIONS:
+        parser.add_argument(
+            option.flag,
+            type=option.kind.argument_type,
+            action="extend" if option.kind.repeatable else "store",
+            metavar=option.kind.metavar,
+            help=f"{option.help} (default: {option.shown_default})",
+        )
+
+
+def flag_values(given: Dict[str, Any]) -> Dict[str, Any]:
+    """The flags given, from argparse's values by destination: option key -> value."""
+    values: Dict[str, Any] = {}
+    for option in OPTIONS:
+        value = given.get(option.key.replace("-", "_"))
+        if value is not None:
+            values[option.key] = tuple(value) if option.kind.repeatable else value
+    return values
 
 
 def options_table() -> str:
@@ -213,7 +279,7 @@ def options_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for option in OPTIONS:
-        flake8 = f"`{option.flake8_flag}`" if option.flake8_flag else "(flake8's own)"
+        flake8 = f"`--{option.flake8_key}`" + ("" if option.settings_field else " (flake8's own)")
         written = option.kind.written
         if option.kind.repeatable:
             written += " (a repeated flag adds up)"

@@ -29,7 +29,7 @@ from flake8_cancel.edits import Fix
 from flake8_cancel.gate import GatePattern
 from flake8_cancel.screen import Declaration
 from flake8_cancel.settings import Settings
-from flake8_cancel.sites import HandlerSite, Site, TrySite, WithSite
+from flake8_cancel.sites import FunctionSite, HandlerSite, Site, TrySite, WithSite
 
 DOC_HEADINGS = (
     "What it does",
@@ -38,6 +38,7 @@ DOC_HEADINGS = (
     "Use instead",
     "Fix safety",
     "Not reported",
+    "Libraries",
     "Known problems",
 )
 
@@ -90,6 +91,17 @@ class Rule:
     # indexes the module's awaits, in files that pass this rule's gate.
     needs_call_index: ClassVar[bool] = False
 
+    # The message in trio's words, where they differ: its class is `Cancelled`, it has no
+    # uncancel(), and its fail_after() raises TooSlowError. None: `message` with `Cancelled`.
+    trio_message: ClassVar[Optional[str]] = None
+
+    @classmethod
+    def message_for(cls, site: Site) -> str:
+        """The message for a finding at ``site``, in the words of its module's library."""
+        if site.scope.vocabulary.library != "trio":
+            return cls.message
+        return cls.trio_message or cls.message.replace("CancelledError", "Cancelled")
+
     @classmethod
     def doc(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")
@@ -120,6 +132,10 @@ class Rule:
 
     def report_with(self, site: WithSite) -> Iterable[cst.CSTNode]:
         """The nodes to report for this ``with`` statement (an item, say)."""
+        return ()
+
+    def report_function(self, site: FunctionSite) -> Iterable[cst.CSTNode]:
+        """The nodes to report for this function, sync or async (a ``raise`` in it, say)."""
         return ()
 
     def build_fix(self, site: Site, node: cst.CSTNode) -> Optional[Fix]:
@@ -164,3 +180,13 @@ def rules_table(rules: Iterable[Type[Rule]]) -> str:
         safety = rule.fix_safety.value
         lines.append(f"| {rule.code} | {rule.slug} | {default} | {safety} | {summary} |")
     return "\n".join(lines)
+
+
+def rule_page(rule: Type[Rule]) -> str:
+    """The rule's documentation page, docs/rules/CODE.md (what ``--explain`` prints)."""
+    default = "on" if rule.default_enabled else "off"
+    return (
+        f"# {rule.code} {rule.slug}\n\n"
+        f"Default: {default}. Fix: {rule.fix_safety.value}. Message: `{rule.code} {rule.message}`"
+        f"\n\n{rule.doc()}\n"
+    )

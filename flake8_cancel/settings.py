@@ -57,18 +57,31 @@ class Settings(NamedTuple):
         return names.SUPPRESSORS | frozenset(self.extra_suppressors)
 
 
+# The versions a target may name: CancelledError is a BaseException from 3.8 on, which every
+# rule assumes; the newest is the newest Python released or in beta.
+OLDEST_TARGET_VERSION = (3, 8)
+NEWEST_TARGET_VERSION = (3, 15)
+TARGET_VERSIONS_ALLOWED = (
+    f'"3.{OLDEST_TARGET_VERSION[1]}" to "3.{NEWEST_TARGET_VERSION[1]}" (or "py3{OLDEST_TARGET_VERSION[1]}" '
+    f'to "py3{NEWEST_TARGET_VERSION[1]}")'
+)
+
+
 def parse_target_version(value: object) -> Tuple[int, int]:
-    """``"3.9"``, ``"3.10"``, ``"py39"`` or ``"py310"`` -> (3, minor); ValueError with a clear
-    reason. A TOML number is refused: ``3.10`` reads as 3.1."""
+    """``"3.9"``, ``"3.10"``, ``"py39"`` or ``"py310"`` -> (3, minor); ValueError saying what is
+    allowed. A TOML number is refused: ``3.10`` reads as 3.1."""
     if not isinstance(value, str):
+        hint = " (TOML reads 3.10 unquoted as the number 3.1: quote it)" if isinstance(
+            value, float) else ""
         raise ValueError(
-            f"target version {value!r} must be a string such as \"3.10\" or \"py310\" "
-            "(TOML reads 3.10 unquoted as the number 3.1)"
+            f"{value!r} is not a string; expected a version such as \"3.10\"{hint}"
         )
     match = _VERSION.fullmatch(value.strip().lower())
-    if not match:
-        raise ValueError(f"target version {value!r} is not of the form 3.X or py3X (e.g. 3.10)")
-    return (3, int(match.group(1)))
+    version = (3, int(match.group(1))) if match else None
+    if version is None or not OLDEST_TARGET_VERSION <= version <= NEWEST_TARGET_VERSION:
+        raise ValueError(f"{value!r} is not a target version such as \"3.10\": "
+                         f"use {TARGET_VERSIONS_ALLOWED}")
+    return version
 
 
 class ConfigurationError(ValueError):
@@ -102,28 +115,16 @@ def requires_python_lower_bound(specifier: str) -> Optional[Tuple[int, int]]:
 
 
 def project_target_version(path: str) -> Optional[Tuple[int, int]]:
-    """What the project of ``path`` declares: in the nearest ``pyproject.toml`` above it,
-    ``[tool.flake8-cancel] target-version``, else the lower bound of ``[project]
-    requires-python``; else the lower bound of ``python_requires`` in the nearest ``setup.cfg``
-    (``[options]``) or ``setup.py``."""
+    """What the project of ``path`` declares when no configuration names a target version: the
+    lower bound of ``[project] requires-python`` in the nearest ``pyproject.toml`` above it,
+    else of ``python_requires`` in the nearest ``setup.cfg`` (``[options]``) or ``setup.py``."""
     directory = os.path.dirname(os.path.abspath(path))
     found = nearest_pyproject(directory)
-    declared = _pyproject_target_version(found) if found is not None else None
+    declared = None
+    if found is not None:
+        requires = found[1].get("project", {}).get("requires-python")
+        declared = requires_python_lower_bound(requires) if isinstance(requires, str) else None
     return declared or setup_python_requires(directory)
-
-
-def _pyproject_target_version(found: Tuple[str, Dict[str, Any]]) -> Optional[Tuple[int, int]]:
-    pyproject, data = found
-    tool = data.get("tool", {}).get("flake8-cancel", {})
-    if "target-version" in tool:
-        try:
-            return parse_target_version(tool["target-version"])
-        except ValueError as error:
-            raise ConfigurationError(
-                f"{pyproject}: [tool.flake8-cancel] target-version: {error}"
-            ) from None
-    requires = data.get("project", {}).get("requires-python")
-    return requires_python_lower_bound(requires) if isinstance(requires, str) else None
 
 
 @lru_cache(maxsize=None)
@@ -152,10 +153,16 @@ def nearest_pyproject(directory: str) -> Optional[Tuple[str, Dict[str, Any]]]:
     """The nearest ``pyproject.toml`` at or above ``directory``, parsed (cached per folder)."""
     candidate = os.path.join(directory, "pyproject.toml")
     if os.path.isfile(candidate):
-        try:
-            with open(candidate, "rb") as handle:
-                return candidate, tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise ConfigurationError(f"{candidate}: cannot read: {error}") from None
+        return candidate, read_pyproject(candidate)
     parent = os.path.dirname(directory)
     return None if parent == directory else nearest_pyproject(parent)
+
+
+@lru_cache(maxsize=None)
+def read_pyproject(path: str) -> Dict[str, Any]:
+    """A ``pyproject.toml``, parsed (cached); ConfigurationError naming it if it cannot be."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigurationError(f"{path}: cannot read: {error}") from None

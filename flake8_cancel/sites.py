@@ -17,6 +17,9 @@ import libcst as cst
 from flake8_cancel.deadlines import CallIndex, header_expressions
 from flake8_cancel.flow import HandlerPaths, analyze_handler, function_never_returns, function_reraises
 from flake8_cancel.names import (
+    COROUTINE_DECORATORS,
+    COROUTINE_RUNNERS,
+    RUNNER_METHODS,
     TEST_CASE_NEVER_RETURNING_METHODS,
     TEST_CASES,
     WAIT_FOR,
@@ -28,6 +31,7 @@ from flake8_cancel.names import (
     never_returning_functions,
     record_simple_statement,
 )
+from flake8_cancel.modules import project_of
 from flake8_cancel.settings import Settings, module_package, project_target_version
 from flake8_cancel.syntax import (
     BlockKind,
@@ -40,7 +44,9 @@ from flake8_cancel.syntax import (
     descendants,
     dotted_name,
     has_cancellation_point,
+    is_generator,
     is_nested_scope,
+    is_yield_from,
     method_receiver,
     reference_key,
     small_statements,
@@ -49,6 +55,8 @@ from flake8_cancel.syntax import (
 
 TryNode = Union["cst.Try", "cst.TryStar"]  # strings: libcst is loaded on first use (lazy.py)
 ASYNCIO_RUN = frozenset({"asyncio.run", "asyncio.runners.run"})
+# Runners given the main coroutine function itself: `trio.run(main, arg)`, `anyio.run(main)`.
+FUNCTION_RUNNERS = frozenset({"trio.run", "trio._core.run", "trio._core._run.run", "anyio.run"})
 # Calls that decide what awaiting a task or future means afterwards.
 CANCELS = ("cancel",)
 COMPLETES = ("set_result", "set_exception")
@@ -77,8 +85,10 @@ class ModuleContext:
         self.module = module
         self.path = path
         self.source = source
+        package = module_package(path) if path is not None else None
+        project = project_of(path, package)
         self.bindings = collect_module_bindings(
-            module, module_package(path) if path is not None else None
+            module, package, project.definition if project is not None else None
         )
         self.settings = settings
         self.target_version = target_version
@@ -89,7 +99,9 @@ class ModuleContext:
         self._cancelled_by_method: Dict[Tuple[int, str], FrozenSet[str]] = {}
         self.vocabulary = self.vocabulary_for(self.bindings)
         # Filled by the walker, only where a timeout rule could fire.
-        self.call_index: Optional[CallIndex] = CallIndex(module) if index_calls else None
+        self.call_index: Optional[CallIndex] = (
+            CallIndex(module, self.is_coroutine) if index_calls else None
+        )
 
     @cached_property
     def target_version_declared(self) -> bool:
@@ -98,6 +110,61 @@ class ModuleContext:
         if self.settings.target_version is not None:
             return True
         return self.path is not None and project_target_version(self.path) is not None
+
+    def is_coroutine(self, function: cst.FunctionDef) -> bool:
+        """An ``async def``, or a generator-based coroutine (generator_coroutines)."""
+        return function.asynchronous is not None or id(function) in self.generator_coroutines
+
+    @cached_property
+    def generator_coroutines(self) -> FrozenSet[int]:
+        """id() of the generator functions that are coroutines: decorated
+        ``@asyncio.coroutine`` or ``@types.coroutine`` (any spelling), or run as one by the
+        module (called into ``asyncio.wait_for``, ``ensure_future``, ``create_task``,
+        ``gather``, ``run_until_complete``, or in ``yield from`` of another such coroutine).
+        Functions are matched by name (``f()``, ``self.f()``), as callees are elsewhere."""
+        if "yield from" not in self.source:
+            return frozenset()
+        generators: Dict[str, List[cst.FunctionDef]] = {}
+        found: Set[int] = set()
+        pending: List[cst.FunctionDef] = []
+        for node in descendants(self.module, enter_nested_scopes=True):
+            if isinstance(node, cst.FunctionDef) and node.asynchronous is None and is_generator(
+                node
+            ):
+                generators.setdefault(node.name.value, []).append(node)
+                if any(
+                    self.bindings.resolves_to(decorator.decorator, COROUTINE_DECORATORS)
+                    for decorator in node.decorators
+                ):
+                    pending.append(node)
+        if not generators:
+            return frozenset()
+
+        def named(call: cst.BaseExpression) -> List[cst.FunctionDef]:
+            if not isinstance(call, cst.Call):
+                return []
+            func = call.func
+            name = func.value if isinstance(func, cst.Name) else (
+                func.attr.value if isinstance(func, cst.Attribute) and _is_self(func.value) else None
+            )
+            return generators.get(name, []) if name is not None else []
+
+        for node in descendants(self.module, enter_nested_scopes=True):
+            if isinstance(node, cst.Call) and (
+                self.bindings.resolves_to(node.func, COROUTINE_RUNNERS)
+                or method_receiver(node, RUNNER_METHODS) is not None
+            ):
+                for argument in node.args:
+                    pending.extend(named(argument.value))
+        while pending:
+            function = pending.pop()
+            if id(function) in found:
+                continue
+            found.add(id(function))
+            for node in descendants(function.body):
+                if is_yield_from(node):
+                    pending.extend(named(node.value.item))  # type: ignore[union-attr]
+        return frozenset(found)
 
     @cached_property
     def timed_functions(self) -> Set[int]:
@@ -286,7 +353,8 @@ class ModuleContext:
     def main_coroutines(self) -> FrozenSet[int]:
         """id() of the coroutine functions that this module runs as the program's main
         coroutine, awaited by nobody but the runner: ``asyncio.run(f())``,
-        ``loop.run_until_complete(f())`` (also of ``loop.create_task(f())``), where ``f`` is a
+        ``loop.run_until_complete(f())`` (also of ``loop.create_task(f())``), ``trio.run(f)``,
+        ``anyio.run(f)``, where ``f`` is a
         function of the module (nested ones too: ``async def main`` inside ``def cli()``) or a
         method of one of its classes called on a new instance (``asyncio.run(App(args).run())``)."""
         if "run(" not in self.source and "run_until_complete(" not in self.source:
@@ -297,10 +365,18 @@ class ModuleContext:
                 functions.setdefault(node.name.value, []).append(node)
         found = set()
         for node in descendants(self.module, enter_nested_scopes=True):
-            if isinstance(node, cst.Call) and node.args and self._runs_main_coroutine(node):
-                function = self._coroutine_function(node.args[0].value, functions)
-                if function is not None:
-                    found.add(id(function))
+            if not (isinstance(node, cst.Call) and node.args):
+                continue
+            coroutine: Optional[cst.BaseExpression] = None
+            if self._runs_main_coroutine(node):
+                coroutine = node.args[0].value
+            elif self.bindings.resolves_to(node.func, FUNCTION_RUNNERS) and isinstance(
+                node.args[0].value, cst.Name
+            ):  # trio.run(main, ...): the function, called by the runner
+                coroutine = cst.Call(func=node.args[0].value)
+            function = self._coroutine_function(coroutine, functions) if coroutine else None
+            if function is not None:
+                found.add(id(function))
         return frozenset(found)
 
     def _runs_main_coroutine(self, call: cst.Call) -> bool:
@@ -837,11 +913,19 @@ class HandlerSite:
     @cached_property
     def shielded(self) -> bool:
         """An earlier clause of the same try already catches cancellation: this one never sees it."""
-        return any(catch.catches_cancellation for catch in self.try_site.catches[: self.index])
+        return any(
+            catch.catches_every_cancellation for catch in self.try_site.catches[: self.index]
+        )
 
     @cached_property
     def paths(self) -> HandlerPaths:
-        return analyze_handler(self.node, self.vocabulary)
+        function = self.scope.function
+        in_async_generator = (
+            function is not None and function.asynchronous is not None and is_generator(function)
+        )
+        return analyze_handler(
+            self.node, self.vocabulary, in_async_generator, self.catch.catches_cancellation
+        )
 
     @cached_property
     def raises(self) -> List[RaisePlace]:
@@ -976,13 +1060,53 @@ class HandlerSite:
         )
 
 
-Site = Union[HandlerSite, TrySite, WithSite]
+class FunctionSite:
+    """One ``def`` or ``async def``, in any scope: for the rules that judge a whole function
+    (what it raises, what an ``__exit__`` does)."""
+
+    def __init__(self, node: cst.FunctionDef, scope: Scope) -> None:
+        self.node = node
+        self.scope = scope  # the function's own scope
+
+    @property
+    def context(self) -> ModuleContext:
+        return self.scope.context
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self.scope.vocabulary
+
+    @property
+    def is_method(self) -> bool:
+        """Defined directly in a class body."""
+        parent = self.scope.parent
+        return parent is not None and parent.function is None and parent.owner_class is not None
+
+    @property
+    def exit_exception_names(self) -> FrozenSet[str]:
+        """For a class's ``__exit__``/``__aexit__``, its parameters that hold the exception type
+        and the exception (``exc_type``, ``exc_val``); nothing for another function."""
+        if not (self.is_method and self.node.name.value in EXIT_METHODS):
+            return frozenset()
+        return frozenset(positional_parameters(self.node)[1:3])
+
+
+EXIT_METHODS = ("__exit__", "__aexit__")
+
+
+def positional_parameters(function: cst.FunctionDef) -> List[str]:
+    parameters = function.params
+    return [p.name.value for p in (*parameters.posonly_params, *parameters.params)]
+
+
+Site = Union[HandlerSite, TrySite, WithSite, FunctionSite]
 
 
 class ModuleSites(NamedTuple):
     context: ModuleContext
     try_sites: List[TrySite]
     with_sites: List[WithSite]
+    function_sites: List[FunctionSite]
 
     def handler_sites(self) -> Iterator[HandlerSite]:
         for try_site in self.try_sites:
@@ -991,10 +1115,12 @@ class ModuleSites(NamedTuple):
 
 
 def collect_sites(context: ModuleContext) -> ModuleSites:
-    """The one traversal: the sites of every async scope of the module."""
+    """The one traversal: the sites of every async scope of the module, and every function."""
     collector = _SiteCollector(context)
     collector.walk(context.module.body, Scope(context), False)
-    return ModuleSites(context, collector.try_sites, collector.with_sites)
+    return ModuleSites(
+        context, collector.try_sites, collector.with_sites, collector.function_sites
+    )
 
 
 class _SiteCollector:
@@ -1004,6 +1130,7 @@ class _SiteCollector:
         self.context = context
         self.try_sites: List[TrySite] = []
         self.with_sites: List[WithSite] = []
+        self.function_sites: List[FunctionSite] = []
 
     def walk(self, block: Iterable[Statement], scope: Scope, in_timeout: bool) -> None:
         index = self.context.call_index
@@ -1019,8 +1146,9 @@ class _SiteCollector:
                 continue
             inner, timed = scope, in_timeout
             if isinstance(statement, cst.FunctionDef):
-                is_async = statement.asynchronous is not None
+                is_async = self.context.is_coroutine(statement)
                 inner = Scope(self.context, statement, is_async, scope, scope.owner_class)
+                self.function_sites.append(FunctionSite(statement, inner))
                 timed = False
             elif isinstance(statement, cst.ClassDef):
                 inner = Scope(self.context, None, False, scope, statement)
@@ -1030,9 +1158,6 @@ class _SiteCollector:
             elif isinstance(statement, cst.With):
                 if scope.is_async:
                     self.with_sites.append(WithSite(statement, scope, self.context))
-                timed = in_timeout or (
-                    statement.asynchronous is not None
-                    and any(scope.vocabulary.is_timeout_manager(i.item) for i in statement.items)
-                )
+                timed = in_timeout or scope.vocabulary.sets_deadline(statement)
             for block in blocks(statement):
                 self.walk(statements(block.suite), inner, timed)

@@ -148,7 +148,8 @@ def has_cancellation_point(
         current = stack.pop()
         if shielded is not None and shielded(current):
             continue
-        if isinstance(current, cst.Await):
+        # `yield from` suspends a generator-based coroutine (only those are analysed as async).
+        if isinstance(current, cst.Await) or is_yield_from(current):
             return True
         # An async comprehension runs in place (a generator expression's does not, see
         # children_run_here).
@@ -156,6 +157,15 @@ def has_cancellation_point(
             return True
         stack.extend(children_run_here(current))
     return False
+
+
+def is_yield_from(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Yield) and isinstance(node.value, cst.From)
+
+
+def is_generator(function: cst.FunctionDef) -> bool:
+    """Does the function's own body ``yield`` (not a nested function's)?"""
+    return any(isinstance(node, cst.Yield) for node in descendants(function.body))
 
 
 def method_receiver(node: cst.CSTNode, methods: Iterable[str]) -> Optional[cst.BaseExpression]:

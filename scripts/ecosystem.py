@@ -24,7 +24,8 @@ pinned file name, downloads it with urllib and checks the pinned sha256. Archive
 ``.cache/ecosystem/projects/NAME-VERSION/``, the *project root* that paths are relative to. Work
 done is not redone: a marker file is written after unpacking, so a half-finished unpack is redone.
 
-lint: ``flake8-cancel --extend-select=CAN110 --format=json --target-version=3.11`` (every rule; the
+lint: ``flake8-cancel --isolated --extend-select=CAN110 --format=json --target-version=3.11``
+(every rule, whatever the project configures for flake8 or in pyproject.toml; the
 version is explicit, else the nearest pyproject.toml, the project's own or this repository's, would
 choose it) over the project's lint paths. Each finding is recorded with the source line and the
 enclosing function, and matched with ``ecosystem/baseline/NAME.json`` on (path, code, line): the
@@ -101,7 +102,7 @@ FIX_MODES = {"safe": ("--fix",), "unsafe": ("--fix", "--unsafe-fixes")}
 APPLIED_FIXES = {"safe": {"safe"}, "unsafe": {"safe", "unsafe"}}
 FILE_MODES = (0o644, 0o755, 0o600, 0o664)  # given in turn to the files of a fixed copy
 SUMMARY = re.compile(r"^Fixed (\d+) findings? \((\d+) remaining\)$", re.MULTILINE)
-PROBLEM = re.compile(r"^(.*?): error: (.*)$", re.MULTILINE)
+PROBLEM = re.compile(r"^(.*?):1:1: CAN001 file not checked: (.*)$", re.MULTILINE)
 # Reasons that mean the fixer, not the file, failed: never acceptable on real code.
 FIXER_FAILURES = ("internal error", "fix failed", "fix produced", "changed on disk",
                   "removed while", "cannot write")
@@ -287,7 +288,7 @@ def check_run(label: str, run: Run, notes: List[str], failures: List[str]) -> Tu
     with a line naming each file that could not be checked (a note, not a failure); no traceback
     and no file the fixer gave up on. Returns how many files could not be checked, and how many
     crashes (fixer failures included) there were."""
-    problems = PROBLEM.findall(run.stderr)
+    problems = _problems(run)
     crashes = uncheckable = 0
     for path, why in problems:
         if any(marker in why for marker in FIXER_FAILURES):
@@ -305,15 +306,34 @@ def check_run(label: str, run: Run, notes: List[str], failures: List[str]) -> Tu
     return uncheckable, crashes
 
 
+def _problems(run: Run) -> List[Tuple[str, str]]:
+    """(path, reason) of each file the run could not check: its CAN001 findings, in text or
+    JSON."""
+    try:
+        items = json.loads(run.stdout or "[]")
+    except json.JSONDecodeError:
+        return PROBLEM.findall(run.stdout)
+    return [(item["filename"], item["message"].split(": ", 1)[-1])
+            for item in items if item["code"] == "CAN001"]
+
+
 def cli_findings(run: Run, top: Path) -> List[dict]:
-    """The findings of a JSON run, paths relative to top with forward slashes."""
+    """The findings of a JSON run (files not checked aside), paths relative to top with forward
+    slashes."""
     try:
         items = json.loads(run.stdout or "[]")
     except json.JSONDecodeError:
         return []  # a crash: the caller reports the run's output
-    for item in items:
-        item["path"] = os.path.relpath(top / item["path"], top).replace(os.sep, "/")
-    return items
+    return [
+        {
+            "path": os.path.relpath(top / item["filename"], top).replace(os.sep, "/"),
+            "line": item["location"]["row"], "column": item["location"]["column"],
+            "code": item["code"], "message": item["message"],
+            "fix": item["fix"]["applicability"] if item["fix"] else None,
+        }
+        for item in items
+        if item["code"] != "CAN001"
+    ]
 
 
 def snapshot(top: Path) -> Snapshot:
@@ -422,7 +442,7 @@ class Linter(NamedTuple):
             [str(self.package), *filter(None, [os.environ.get("PYTHONPATH")])]))
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "flake8_cancel", "--target-version=3.11",
+            [sys.executable, "-m", "flake8_cancel", "--isolated", "--target-version=3.11",
              f"--jobs={self.jobs}", *args],
             capture_output=True, text=True, cwd=cwd, env=environment,
         )

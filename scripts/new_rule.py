@@ -1,13 +1,13 @@
 """Scaffold a new rule: its module, its fixture and its changelog line.
 
-    python scripts/new_rule.py CAN112 cancelled-error-raised-without-cancel [--site handler|try|with]
+    python scripts/new_rule.py CAN114 the-new-slug [--site handler|try|with|function]
 
-Writes ``flake8_cancel/rules/can112_cancelled_error_raised_without_cancel.py`` (the rule class
-with every doc heading to fill in, registered, reporting nothing yet), ``fixtures/CAN112.py``
-(one example to annotate with ``# error: CAN112``) and a line under ``## [Unreleased]`` /
-``### Added`` in CHANGELOG.md. It refuses a code or slug already in use, or a file that exists.
+Writes ``flake8_cancel/rules/can114_the_new_slug.py`` (the rule class with every doc heading to
+fill in, registered, reporting nothing yet), ``fixtures/CAN114.py`` (one example to annotate with
+``# error: CAN114``) and a line under ``## [Unreleased]`` / ``### Added`` in CHANGELOG.md. It refuses a code or slug already in use, or a file that exists.
 The tests then say what is left to do: the doc's examples must fire and be clean, the fixture's
-annotations must match, and the README's rule table must be regenerated.
+annotations must match, and the README's rule table and docs/rules (scripts/rule_pages.py)
+must be regenerated.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ HOOKS = {
     "handler": ("HandlerSite", "check_handler", "bool", "return False"),
     "try": ("TrySite", "report_try", "Iterable[cst.CSTNode]", "return ()"),
     "with": ("WithSite", "report_with", "Iterable[cst.CSTNode]", "return ()"),
+    "function": ("FunctionSite", "report_function", "Iterable[cst.CSTNode]", "return ()"),
 }
 # The loosest candidate of each kind of site (screen.py), for the rule to narrow.
 SCREENS = {
@@ -60,6 +61,9 @@ class {class_name}(Rule):
     ## Not reported
     TODO: the traps: code that looks alike but is right, one item each.
 
+    ## Libraries
+    asyncio, anyio and trio: what the rule does for each, and why.
+
     ## Known problems
     None known.
     """
@@ -89,10 +93,11 @@ async def reported():
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("code", help="the new code, e.g. CAN112")
+    parser.add_argument("code", help="the new code, e.g. CAN114")
     parser.add_argument("slug", help="its name in kebab case, e.g. cancelled-error-raised-without-cancel")
     parser.add_argument("--site", choices=sorted(HOOKS), default="handler",
-                        help="what the rule judges: an except clause (default), a try, a with")
+                        help="what the rule judges: an except clause (default), a try, a with, "
+                             "a function")
     options = parser.parse_args()
     code, slug = options.code.upper(), options.slug
     if not re.fullmatch(r"CAN[12]\d\d", code):

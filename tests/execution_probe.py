@@ -63,6 +63,13 @@ REAL_MODULES = frozenset(
 )
 
 
+# trio's `Cancelled` and anyio's `get_cancelled_exc_class()` stand for asyncio.CancelledError: the
+# harness drives asyncio tasks, where anyio's class is exactly that, and trio's level-triggered
+# cancellation arrives the same way at the await the driver cancels (a fix must let it go on).
+LIBRARY_CANCELLATION = frozenset({"Cancelled"})
+LIBRARY_CANCELLATION_GETTERS = frozenset({"get_cancelled_exc_class"})
+
+
 # Attributes a probe does not have: asyncio asks for them to tell a future from an awaitable.
 NOT_PROBED = frozenset({"_asyncio_future_blocking", "_is_coroutine", "_loop"})
 
@@ -334,9 +341,11 @@ class Run:
             awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
         return tuple(reversed(lines))
 
-    def exception_class(self, name: str) -> type:
+    def exception_class(self, name: str) -> Any:
         if name in self.cancelled_names:  # configured as the framework's cancellation
             return asyncio.CancelledError
+        if name in LIBRARY_CANCELLATION_GETTERS:  # anyio's, on its asyncio backend
+            return lambda: asyncio.CancelledError
         if name not in self.exceptions:
             self.exceptions[name] = type(name, (Exception,), {"__module__": "probe"})
         return self.exceptions[name]

@@ -2,7 +2,7 @@
 
 A fixture is ``fixtures/*.py`` (not ``*.fixed.py``). A line ending in ``# error: CAN101`` (or
 ``# error: CAN101, CAN103``) must get exactly those findings; every other line must get none.
-A first line ``# options: --target-version=3.10 --cancelled-names=trio.Cancelled`` passes CLI
+A first line ``# options: --target-version=3.10 --cancelled-names=curio.TaskCancelled`` passes CLI
 options; flake8 gets the same ones with its ``--cancel-`` prefix. Every rule is selected, the
 opt-in ones too.
 
@@ -20,8 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, NamedTuple, Set, Tuple
 
-from flake8_cancel.cli import _overrides, _parser
-from flake8_cancel.config import RunConfig, build_config
+from flake8_cancel.cli import _flag_values, _parser
+from flake8_cancel.config import RunConfig, build_config, command_line_source
 from flake8_cancel.engine import Engine
 from flake8_cancel.fixer import FixResult, fix_bytes
 from flake8_cancel.noqa import file_is_exempt, without_silenced
@@ -127,8 +127,8 @@ def by_options(fixtures: Iterable[Fixture]) -> Dict[Options, List[Fixture]]:
 def run_config(options: Options) -> RunConfig:
     """What the command line makes of these flags, every rule selected, for a file that no
     pyproject.toml configures."""
-    overrides = _overrides(_parser().parse_args([SELECT_ALL, *options]))
-    return build_config({}, str(ROOT), "<fixture options>", overrides)
+    values = _flag_values(_parser().parse_args([SELECT_ALL, *options]))
+    return build_config([], command_line_source(values))
 
 
 @lru_cache(maxsize=None)

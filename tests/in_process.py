@@ -12,10 +12,12 @@ What makes a run here behave as a fresh process:
 
 - standard input, output and error are fresh byte buffers (text written to them goes straight
   through, so text and bytes keep their order, as on a pipe); the current folder is ``cwd``;
-- the caches a process starts without (the parsed ``pyproject.toml`` files) are emptied first,
-  so that a test may rewrite a configuration file between two runs;
+- the caches a process starts without (the parsed ``pyproject.toml`` files, the project modules
+  that imported names were read from) are emptied first, so that a test may rewrite a
+  configuration file or a module between two runs;
 - ``SystemExit`` (argparse's usage errors, ``--version``) becomes the exit status;
-- flake8's plugin class keeps its engine in a class attribute: it is put back afterwards;
+- flake8's plugin class keeps its configuration and engines in class attributes: they are put
+  back afterwards;
 - both run their files one after another (``--jobs=1``, unless the test gives ``--jobs``): a pool
   forked from pytest would inherit pytest's state. The pools are tested end to end.
 
@@ -33,8 +35,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, List, Sequence, Tuple, Union
 
+from flake8_cancel.modules import project_at
 from flake8_cancel.plugin import Plugin
-from flake8_cancel.settings import nearest_pyproject
+from flake8_cancel.settings import nearest_pyproject, read_pyproject, setup_python_requires
 
 Output = Union[str, bytes]
 
@@ -48,17 +51,22 @@ def _as_a_process(cwd: Path, stdin: bytes) -> Iterator[Tuple[io.TextIOWrapper, i
     def stream(data: bytes = b"") -> io.TextIOWrapper:
         return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="", write_through=True)
 
-    saved = (sys.stdin, sys.stdout, sys.stderr, os.getcwd(), Plugin.engine)
+    saved = (sys.stdin, sys.stdout, sys.stderr, os.getcwd(), Plugin.discovery, Plugin.engines)
     out, err = stream(), stream()
     sys.stdin, sys.stdout, sys.stderr = stream(stdin), out, err
-    nearest_pyproject.cache_clear()
+    _clear_caches()
     os.chdir(cwd)
     try:
         yield out, err
     finally:
-        sys.stdin, sys.stdout, sys.stderr, directory, Plugin.engine = saved
+        sys.stdin, sys.stdout, sys.stderr, directory, Plugin.discovery, Plugin.engines = saved
         os.chdir(directory)
-        nearest_pyproject.cache_clear()  # what this run read must not reach the next test
+        _clear_caches()  # what this run read must not reach the next test
+
+
+def _clear_caches() -> None:
+    for cache in (nearest_pyproject, read_pyproject, setup_python_requires, project_at):
+        cache.cache_clear()
 
 
 def _run(

@@ -48,9 +48,9 @@ def test_default_is_the_current_directory_and_skips_tool_directories(project):
     done = run(cwd=project)
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
-        "./pkg/bare.py:4:5: CAN103 bare 'except:' around an await swallows cancellation; "
+        "./pkg/bare.py:4:5: CAN103 [*] bare 'except:' around an await swallows cancellation; "
         "re-raise CancelledError first",
-        "./pkg/swallow.py:7:5: CAN101 CancelledError is swallowed; re-raise it with bare "
+        "./pkg/swallow.py:7:5: CAN101 [*] CancelledError is swallowed; re-raise it with bare "
         "'raise' after cleanup",
     ]
 
@@ -78,7 +78,7 @@ def test_missing_path_is_named_and_the_others_are_still_checked(project):
     done = run("pkg/swallow.py", "no/such/file.py", cwd=project)
     assert done.returncode == 2
     assert "CAN101" in done.stdout
-    assert "no/such/file.py: error: no such file or directory" in done.stderr
+    assert "no/such/file.py:1:1: CAN001 file not checked: no such file or directory" in done.stdout
 
 
 def test_syntax_error_and_bad_encoding_name_the_file_and_reason(project):
@@ -86,8 +86,8 @@ def test_syntax_error_and_bad_encoding_name_the_file_and_reason(project):
     (project / "latin.py").write_bytes(b"async def f():\n    x = '\xff'\n    await x\n")
     done = run("broken.py", "latin.py", "pkg/swallow.py", cwd=project)
     assert done.returncode == 2
-    assert "broken.py: error: syntax error at line 1" in done.stderr
-    assert "latin.py: error: cannot decode as UTF-8" in done.stderr
+    assert "broken.py:1:1: CAN001 file not checked: syntax error at line 1" in done.stdout
+    assert "latin.py:1:1: CAN001 file not checked: cannot decode as UTF-8" in done.stdout
     assert "CAN101" in done.stdout
     assert "Traceback" not in done.stderr
 
@@ -116,7 +116,9 @@ def test_explain_prints_the_rule_doc(tmp_path):
     assert done.stdout.startswith("CAN101 (cancelled-error-swallowed)")
     assert "## Use instead" in done.stdout
     unknown = run("--explain", "CAN999", cwd=tmp_path)
-    assert unknown.returncode == 2 and "unknown rule" in unknown.stderr
+    assert unknown.returncode == 2 and "'CAN999' is no rule code or name" in unknown.stderr
+    by_name = run("--explain", "cancelled-error-swallowed", cwd=tmp_path)
+    assert by_name.stdout == done.stdout
 
 
 @pytest.mark.slow
@@ -161,8 +163,8 @@ def test_input_that_crashes_libcst_is_skipped_with_a_reason(run_on_input_that_cr
     # libcst's native parser segfaults on these; CPython's parser screens them out first.
     done = run_on_input_that_crashes_libcst
     assert done.returncode == 2
-    assert f"{name}: error: skipped: too deeply nested\n" in done.stderr
-    assert done.stdout == "ok.py:4:5: CAN103 " + BARE_MESSAGE + "\n"
+    assert f"{name}:1:1: CAN001 file not checked: skipped: too deeply nested\n" in done.stdout
+    assert "ok.py:4:5: CAN103 " + BARE_MESSAGE + "\n" in done.stdout
 
 
 def assert_skipped_as_too_deep(tmp_path: Path, name: str, text: str) -> None:
@@ -171,7 +173,7 @@ def assert_skipped_as_too_deep(tmp_path: Path, name: str, text: str) -> None:
     (tmp_path / "ok.py").write_text(HANDLER)
     done = run(name, "ok.py", cwd=tmp_path)
     assert done.returncode == 2
-    assert f"{name}: error: skipped: too deeply nested" in done.stderr
+    assert f"{name}:1:1: CAN001 file not checked: skipped: too deeply nested" in done.stdout
     assert "ok.py:4:5: CAN103" in done.stdout
 
 
@@ -179,14 +181,14 @@ def test_nul_byte_is_named(tmp_path):
     (tmp_path / "nul.py").write_bytes(HANDLER.encode() + b"x = 1\0\n")
     done = run("nul.py", cwd=tmp_path)
     assert done.returncode == 2
-    assert "nul.py: error: contains a NUL byte" in done.stderr
+    assert "nul.py:1:1: CAN001 file not checked: contains a NUL byte" in done.stdout
 
 
-def test_statistics_count_the_gate_and_libcst_in_lint_and_fix_modes(tmp_path):
+def test_timings_count_the_gate_and_libcst_in_lint_and_fix_modes(tmp_path):
     (tmp_path / "plain.py").write_text("def f():\n    return 1\n")
     (tmp_path / "bare.py").write_text(BARE)
     for mode in ((), ("--diff",)):
-        done = run("--statistics", *mode, ".", cwd=tmp_path)
+        done = run("--timings", *mode, ".", cwd=tmp_path)
         assert "files: 2 checked, 1 passed the gate, 1 parsed by libcst" in done.stderr
 
 
@@ -228,4 +230,78 @@ def test_chains_python_accepts_but_libcst_parses_in_quadratic_time_are_skipped(t
     from flake8_cancel.plugin import Plugin
 
     tree = ast.parse(text)
-    assert list(Plugin(tree, text.splitlines(keepends=True), name).run()) == []
+    assert [message for _, _, message, _ in Plugin(
+        tree, text.splitlines(keepends=True), name).run()
+    ] == ["CAN001 file not checked: skipped: too deeply nested"]
+
+
+# -- what a ruff user reaches for -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, warning",
+    [
+        (("--show-fixes",), "--show-fixes has no effect without --fix or --diff"),
+        (("--exit-non-zero-on-fix",), "--exit-non-zero-on-fix has no effect without --fix"),
+        (("--diff", "--format=sarif"), "--format=sarif has no effect with --diff"),
+        (("--show-source", "--format=json"), "--show-source has no effect with --format=json"),
+        (("--statistics", "--format=json"), "--format=json has no effect with --statistics"),
+        (("--select=",), "no rule is enabled"),
+    ],
+)
+def test_an_option_without_effect_is_a_warning(project, args, warning):
+    done = run(*args, "pkg", cwd=project)
+    assert f"flake8-cancel: warning: {warning}" in done.stderr
+
+
+def test_a_run_that_checks_no_file_says_so(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    done = run(".", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "")
+    assert done.stderr == "flake8-cancel: warning: no Python file was checked in .\n"
+
+
+def test_jobs_that_are_not_a_number_are_a_usage_error(project):
+    done = run("-j", "abc", "pkg", cwd=project)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "flake8-cancel: error: argument --jobs/-j: 'abc' is not a number of jobs: use 1 or more"
+    )
+
+
+def test_rule_names_wherever_codes_are_accepted(project):
+    by_name = run("--select=cancelled-error-swallowed,bare-except-swallows-cancellation",
+                  "--ignore=bare-except-swallows-cancellation", "pkg", cwd=project)
+    by_code = run("--select=CAN101,CAN103", "--ignore=CAN103", "pkg", cwd=project)
+    assert by_name.stdout == by_code.stdout and "CAN101" in by_name.stdout
+    ignored = run("--per-file-ignores=pkg/swallow.py:cancelled-error-swallowed", "pkg",
+                  cwd=project)
+    assert "swallow.py" not in ignored.stdout and "bare.py" in ignored.stdout
+    unknown = run("--select=cancelled-error-swallow", "pkg", cwd=project)
+    assert unknown.returncode == 2
+    assert "'cancelled-error-swallow' is no rule name" in unknown.stderr
+
+
+def test_show_fixes_lists_what_was_fixed_per_file_and_code(project):
+    done = run("--fix", "--show-fixes", "pkg", cwd=project)
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == [
+        "Fixed 2 findings:",
+        "- pkg/bare.py:",
+        "    1 × CAN103 (bare-except-swallows-cancellation)",
+        "- pkg/swallow.py:",
+        "    1 × CAN101 (cancelled-error-swallowed)",
+        "Fixed 2 findings (0 remaining)",
+    ]
+
+
+def test_unsafe_fixes_count_as_fixable_when_given(tmp_path):
+    (tmp_path / "child.py").write_text(
+        "import asyncio\n\n\nasync def stop(t):\n    t.cancel()\n    try:\n        await t\n"
+        "    except asyncio.CancelledError:\n        pass\n"
+    )
+    plain = run("--extend-select=CAN110", "--target-version=3.11", "child.py", cwd=tmp_path)
+    assert plain.stderr == "Found 1 finding (1 more with --fix --unsafe-fixes).\n"
+    assert "[*]" not in plain.stdout
+    unsafe = run("--extend-select=CAN110", "--target-version=3.11", "--unsafe-fixes", "child.py",
+                 cwd=tmp_path)
+    assert unsafe.stderr == "Found 1 finding (1 fixable with --fix --unsafe-fixes).\n"
+    assert "CAN110 [*] " in unsafe.stdout

@@ -18,14 +18,14 @@ FILES = {
     "pyproject.toml": (
         '[tool.flake8-cancel]\nignore = ["CAN103"]\nexclude = ["generated"]\n'
         'per-file-ignores = { "quiet/*" = ["CAN101"] }\ntarget-version = "3.10"\n'
-        'cancelled-names = ["trio.Cancelled"]\n'
+        'cancelled-names = ["curio.TaskCancelled"]\n'
     ),
     # CAN103, which `ignore` turns off
     "bare.py": "async def g(c):\n    try:\n        await c.x()\n    except:\n        pass\n",
     # CAN101 only with `cancelled-names`
-    "trio_swallow.py": (
-        "import trio\n\n\nasync def f():\n    try:\n        await trio.sleep(1)\n"
-        "    except trio.Cancelled:\n        pass\n"
+    "curio_swallow.py": (
+        "import curio\n\n\nasync def f():\n    try:\n        await curio.sleep(1)\n"
+        "    except curio.TaskCancelled:\n        pass\n"
     ),
     "quiet/swallow.py": SWALLOW,  # per-file-ignores
     "generated/swallow.py": SWALLOW,  # exclude
@@ -64,7 +64,7 @@ def test_the_codemod_fixes_what_the_command_line_fixes_under_the_same_configurat
                    capture_output=True, check=False)
 
     changed = sorted(name for name, text in contents(codemodded).items() if text != FILES[name])
-    assert changed == ["timeout.py", "trio_swallow.py"]
+    assert changed == ["curio_swallow.py", "timeout.py"]
     assert contents(codemodded) == contents(fixed)
     assert "except asyncio.TimeoutError:" in contents(codemodded)["timeout.py"]
 

@@ -70,16 +70,16 @@ def test_flags_override_the_file(project):
 
 
 def test_extra_names_from_the_file_and_from_flags(project):
-    trio = (
-        "import trio\n\n\nasync def f():\n    try:\n        await trio.sleep(1)\n"
-        "    except trio.Cancelled:\n        pass\n"
+    curio = (
+        "import curio\n\n\nasync def f():\n    try:\n        await curio.sleep(1)\n"
+        "    except curio.TaskCancelled:\n        pass\n"
     )
-    (project / "src" / "app.py").write_text(trio)
+    (project / "src" / "app.py").write_text(curio)
     assert codes(run("src", cwd=project)) == []
-    write_config(project, 'cancelled-names = ["trio.Cancelled"]\n')
+    write_config(project, 'cancelled-names = ["curio.TaskCancelled"]\n')
     assert codes(run("src", cwd=project)) == [("src/app.py", "CAN101")]
     write_config(project, 'cancelled-names = ["other.Thing"]\n')
-    assert codes(run("--cancelled-names=trio.Cancelled", "src", cwd=project)) == [("src/app.py", "CAN101")]
+    assert codes(run("--cancelled-names=curio.TaskCancelled", "src", cwd=project)) == [("src/app.py", "CAN101")]
 
 
 def test_exclude_applies_to_files_named_on_the_command_line(project):
@@ -127,3 +127,14 @@ def test_standard_input_fix_writes_the_fixed_source_to_stdout(project, runner):
     ).replace("async def g", "import asyncio\n\nasync def g").encode()
     assert b"Fixed 1 finding (0 remaining)" in done.stderr
     assert (project / "src" / "app.py").read_text().startswith("import asyncio\n\n\nasync def f")
+
+
+def test_isolated_reads_no_configuration_file(project):
+    # A project whose flake8 selects other plugins' codes only: flake8 would report no CAN
+    # finding, and neither does the command line (it warns); --isolated reads neither file.
+    (project / ".flake8").write_text("[flake8]\nselect = E,F,W\n")
+    write_config(project, 'exclude = ["src"]\n')
+    done = run("src", cwd=project)
+    assert codes(done) == [] and b"warning" in done.stderr
+    isolated = run("--isolated", "src", cwd=project)
+    assert codes(isolated) == [("src/app.py", "CAN101"), ("src/app.py", "CAN103")]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from flake8_cancel.engine import Engine
-from flake8_cancel.registry import DOC_HEADINGS, doc_code_blocks, doc_section
+from flake8_cancel.registry import DOC_HEADINGS, doc_code_blocks, doc_section, rule_page
 from flake8_cancel.rules import all_rules
 from flake8_cancel.settings import Settings
 
@@ -50,3 +51,11 @@ def test_first_paragraph_is_a_complete_summary(rule):
 def test_message_states_problem_then_remedy():
     for rule in RULES:
         assert ";" in rule.message and "\n" not in rule.message, rule.code
+
+
+def test_every_rule_has_its_page_in_docs_rules():
+    """The pages the JSON and SARIF reports link to say what the rules' docstrings say."""
+    pages = Path(__file__).resolve().parent.parent / "docs" / "rules"
+    expected = {f"{rule.code}.md": rule_page(rule) for rule in RULES}
+    found = {path.name: path.read_text(encoding="utf-8") for path in pages.glob("*.md")}
+    assert found == expected, "docs/rules is stale: run `python scripts/rule_pages.py`"

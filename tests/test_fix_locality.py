@@ -51,11 +51,10 @@ from hypothesis import strategies as st
 import reference_paths as ref
 from flake8_cancel.engine import Engine, Issue
 from flake8_cancel.fixer import FixResult, fix_availability, fix_bytes
-from flake8_cancel.noqa import is_silenced
+from flake8_cancel.noqa import NoqaLines
 from flake8_cancel.rules import all_rules
 from flake8_cancel.settings import Settings
 from flake8_cancel.source import decode_source
-from flake8_cancel.syntax import physical_lines
 from test_properties import programs
 
 try:
@@ -662,10 +661,10 @@ class Analysis:
     def candidates(self, unsafe: bool) -> List[Tuple[Issue, ast.ExceptHandler]]:
         """The findings a fix run would fix, each with its clause: every fix edits the clause
         of its finding (or, CAN103/CAN104, inserts one right before it)."""
-        lines = physical_lines(self.text)
+        noqa = NoqaLines(self.text)
         found = []
         for issue, availability in self.issues:
-            if would_fix(availability, unsafe) and not is_silenced(issue.finding, lines):
+            if would_fix(availability, unsafe) and not noqa.silences(issue.finding):
                 handler = self.places.handler_at(issue.finding.line)
                 assert handler is not None, f"a fixable finding outside a clause: {issue.finding}"
                 found.append((issue, handler))

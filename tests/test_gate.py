@@ -46,7 +46,7 @@ def naive_search(pattern, text):
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.code)
 def test_each_rules_gate_answers_as_its_patterns_searched_whole(rule):
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",), extra_suppressors=("mypkg.quiet",))
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",), extra_suppressors=("mypkg.quiet",))
     gate = Gate([rule.gate_pattern(settings)])
     pattern = rule.gate_pattern(settings)
     answers = [gate.search(text) for text in TEXTS]

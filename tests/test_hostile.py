@@ -24,6 +24,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 import pytest
 
 from flake8_cancel import cli
+from flake8_cancel.config import command_line_source
+from flake8_cancel.discovery import Discovery
 from flake8_cancel.plugin import Plugin
 from in_process import run_cli as run_cli_in_process
 from in_process import run_flake8 as run_flake8_in_process
@@ -54,16 +56,20 @@ def findings_by_file(stdout: str) -> Dict[str, Set[Finding]]:
     found: Dict[str, Set[Finding]] = {}
     for line in stdout.splitlines():
         path, number, column, rest = line.split(":", 3)
+        if rest.split()[0] == "CAN001":  # a file not checked: problems_by_file's
+            continue
         found.setdefault(path, set()).add((int(number), int(column), rest.split()[0]))
     return found
 
 
-def problems_by_file(stderr: str) -> Dict[str, str]:
-    """The command line's ``path: error: reason`` lines; a second line for a file is a bug."""
+def problems_by_file(stdout: str) -> Dict[str, str]:
+    """The ``path:1:1: CAN001 file not checked: reason`` findings of files not checked (the
+    command line's and flake8's alike); a second one for a file is a bug."""
     problems: Dict[str, str] = {}
-    for line in stderr.splitlines():
-        path, separator, reason = line.partition(": error: ")
-        assert separator, f"not a per-file error line: {line!r}"
+    for line in stdout.splitlines():
+        path, separator, reason = line.partition(":1:1: CAN001 file not checked: ")
+        if not separator:
+            continue
         assert path not in problems, f"two lines for {path}"
         problems[path] = reason
     return problems
@@ -269,7 +275,7 @@ def test_cli_checks_the_file_or_names_it_with_the_reason(in_process, name):
     case = CASES[name]
     path = f"./{name}"
     assert findings_by_file(in_process.cli.stdout).get(path, set()) == case.cli
-    reason = problems_by_file(in_process.cli.stderr).get(path)
+    reason = problems_by_file(in_process.cli.stdout).get(path)
     if case.problem is None:
         assert reason is None
     else:
@@ -277,7 +283,7 @@ def test_cli_checks_the_file_or_names_it_with_the_reason(in_process, name):
 
 
 def test_cli_prints_one_line_per_bad_file_and_exits_2(in_process):
-    assert set(problems_by_file(in_process.cli.stderr)) == {
+    assert set(problems_by_file(in_process.cli.stdout)) == {
         f"./{name}" for name, case in CASES.items() if case.problem is not None
     }
     assert in_process.cli.returncode == 2
@@ -292,7 +298,8 @@ def test_the_cli_in_a_process_survives_every_case_and_prints_the_same(in_process
     assert_no_traceback(processes.cli)
     names = IN_PROCESS["cli"]
     assert only(names, processes.cli.stdout) == in_process.cli.stdout.splitlines()
-    assert only(names, processes.cli.stderr) == in_process.cli.stderr.splitlines()
+    # Files not checked are CAN001 findings on stdout: stderr holds the summary alone.
+    assert processes.cli.stderr.startswith("Found ") and len(processes.cli.stderr.splitlines()) == 1
     assert processes.cli.returncode == 2
 
 
@@ -310,6 +317,13 @@ def test_flake8_reports_the_findings_or_only_its_own_e999(flake8_run, name):
         assert [code for _, _, code in got] == ["E999"]
     else:
         assert got == (case.cli if case.flake8 is None else case.flake8)
+
+
+def test_flake8_reports_the_file_the_plugin_could_not_check_as_can001(flake8_run):
+    # Never silent: flake8 reads the other cases' bytes as latin-1 and the plugin checks them.
+    assert {
+        path: reason.split(" (")[0] for path, reason in problems_by_file(flake8_run.stdout).items()
+    } == {"./adjacent_strings_5000.py": "skipped: libcst cannot parse it"}
 
 
 def test_flake8_shows_no_traceback_and_no_plugin_error(flake8_run):
@@ -414,14 +428,14 @@ def test_symlink_loops_end_and_each_file_is_checked_once(tmp_path):
     done = run_cli("pkg", "loop.py", "self", cwd=tmp_path)
     assert_no_traceback(done)
     assert findings_by_file(done.stdout) == {"pkg/good.py": {HANDLER_FINDING}}
-    assert problems_by_file(done.stderr) == {
+    assert problems_by_file(done.stdout) == {
         "loop.py": f"cannot read: {ELOOP}", "self": f"cannot read: {ELOOP}",
     }
     assert done.returncode == 2
 
     walked = run_cli(".", cwd=tmp_path)  # found by the walk, not given
     assert findings_by_file(walked.stdout) == {"./pkg/good.py": {HANDLER_FINDING}}
-    assert problems_by_file(walked.stderr) == {"./loop.py": f"cannot read: {ELOOP}"}
+    assert problems_by_file(walked.stdout) == {"./loop.py": f"cannot read: {ELOOP}"}
 
     flake8 = run_flake8(".", "self", cwd=tmp_path)
     assert_no_traceback(flake8)
@@ -436,7 +450,7 @@ def test_missing_path_is_named_and_the_others_are_still_checked(tmp_path):
     (tmp_path / "good.py").write_text(HANDLER)
     done = run_cli("good.py", "missing.py", "missing_folder/", cwd=tmp_path)
     assert findings_by_file(done.stdout) == {"good.py": {HANDLER_FINDING}}
-    assert problems_by_file(done.stderr) == {
+    assert problems_by_file(done.stdout) == {
         "missing.py": "no such file or directory",
         "missing_folder/": "no such file or directory",
     }
@@ -458,7 +472,7 @@ def test_a_fifo_found_by_the_walk_is_named_not_read(tmp_path):
     os.mkfifo(tmp_path / "pipe.py")
     done = run_cli_process(".", cwd=tmp_path, timeout=30)
     assert findings_by_file(done.stdout) == {"./good.py": {HANDLER_FINDING}}
-    assert problems_by_file(done.stderr) == {"./pipe.py": "cannot read: not a regular file"}
+    assert problems_by_file(done.stdout) == {"./pipe.py": "cannot read: not a regular file"}
     assert done.returncode == 2
 
 
@@ -473,19 +487,19 @@ def two_files(tmp_path, monkeypatch) -> Path:
 
 
 def test_file_removed_after_discovery_is_named(two_files, monkeypatch, capsys):
-    discover = cli.discover
+    files = Discovery.files
 
-    def discover_then_remove(paths, problems):
-        found = list(discover(paths, problems))
-        assert "./doomed.py" in found
+    def discover_then_remove(self, paths, problems):
+        found = list(files(self, paths, problems))
+        assert "./doomed.py" in [path for path, _ in found]
         os.unlink("doomed.py")
         return iter(found)
 
-    monkeypatch.setattr(cli, "discover", discover_then_remove)
+    monkeypatch.setattr(Discovery, "files", discover_then_remove)
     assert cli.main(["--jobs=1", "."]) == 2
     out, err = capsys.readouterr()
     assert findings_by_file(out) == {"./kept.py": {HANDLER_FINDING}}
-    assert problems_by_file(err) == {"./doomed.py": f"cannot read: {os.strerror(errno.ENOENT)}"}
+    assert problems_by_file(out) == {"./doomed.py": f"cannot read: {os.strerror(errno.ENOENT)}"}
 
 
 def test_file_removed_while_being_fixed_is_not_brought_back(two_files, monkeypatch, capsys):
@@ -499,10 +513,10 @@ def test_file_removed_while_being_fixed_is_not_brought_back(two_files, monkeypat
 
     monkeypatch.setattr(cli, "fix_bytes", fix_then_remove)
     assert cli.main(["--jobs=1", "--fix", "."]) == 2
-    _, err = capsys.readouterr()
+    out, err = capsys.readouterr()
     # The removed file's fix was not written, so it is not counted.
-    assert err.endswith("\nFixed 1 finding (0 remaining)\n")
-    assert problems_by_file(err.replace("Fixed 1 finding (0 remaining)\n", "")) == {
+    assert err == "Fixed 1 finding (0 remaining)\n"
+    assert problems_by_file(out) == {
         "./doomed.py": "removed while it was being fixed; not written",
     }
     assert not (two_files / "doomed.py").exists()
@@ -514,8 +528,8 @@ def test_folder_removed_during_the_walk_is_named(tmp_path):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "m.py").write_text(HANDLER)
     problems: List[Tuple[str, str]] = []
-    walk = cli.discover([str(tmp_path)], problems)
-    assert next(walk) == str(tmp_path / "a" / "m.py")
+    walk = Discovery(command_line_source({}), None).files([str(tmp_path)], problems)
+    assert next(walk)[0] == str(tmp_path / "a" / "m.py")
     (tmp_path / "b" / "m.py").unlink()
     (tmp_path / "b").rmdir()
     assert list(walk) == []
@@ -547,5 +561,5 @@ def test_a_long_elif_chain_is_walked_not_recursed(tmp_path):
         "        except asyncio.CancelledError:\n            pass\n"
     )
     done = run_cli("elifs.py", cwd=tmp_path)
-    assert (done.returncode, done.stderr) == (1, "")
+    assert (done.returncode, done.stderr) == (1, "Found 1 finding (1 fixable with --fix).\n")
     assert done.stdout.startswith(f"elifs.py:{6 + 2 * 1499 + 4}:9: CAN101 ")

@@ -9,7 +9,7 @@ module's imports and simple aliases only; ``Vocabulary`` answers what the rules 
 from __future__ import annotations
 
 import textwrap
-from typing import FrozenSet, List, Optional
+from typing import Dict, FrozenSet, List, Optional
 
 import libcst as cst
 import pytest
@@ -19,6 +19,8 @@ from flake8_cancel.names import (
     NOTHING,
     Bindings,
     Catch,
+    Definition,
+    Element,
     Vocabulary,
     collect_module_bindings,
     last_names,
@@ -73,7 +75,33 @@ def vocabulary_of(source: str, settings: Settings = Settings()) -> Vocabulary:
 
 
 def flags(catch: Catch) -> FrozenSet[str]:
-    return frozenset(name for name in Catch.__slots__ if getattr(catch, name))
+    """What the clause names (not what that means for shielding: catches_every_cancellation)."""
+    return frozenset(
+        name
+        for name in Catch.__slots__
+        if getattr(catch, name) and name != "catches_every_cancellation"
+    )
+
+
+@pytest.mark.parametrize(
+    "source, exception_type, every",
+    [
+        ("import asyncio", "asyncio.CancelledError", True),
+        ("import trio", "trio.Cancelled", True),
+        ("import asyncio, trio", "trio.Cancelled", False),
+        ("import asyncio, trio", "asyncio.CancelledError", False),
+        ("import asyncio, trio", "(trio.Cancelled, asyncio.CancelledError)", True),
+        ("import asyncio, trio, anyio", "anyio.get_cancelled_exc_class()", True),
+        ("import asyncio, trio", "BaseException", True),
+        ("import asyncio, trio", None, True),
+        ("import asyncio", "Exception", False),
+    ],
+)
+def test_a_clause_catches_every_cancellation_only_of_every_library_the_module_runs(
+    source, exception_type, every
+):
+    node = None if exception_type is None else cst.parse_expression(exception_type)
+    assert vocabulary_of(source).catch_of(node).catches_every_cancellation is every
 
 
 def caught(source: str, exception_type: Optional[str], settings: Settings = Settings()):
@@ -537,6 +565,78 @@ def test_tuple_alias_of_a_name_that_is_no_tuple_is_none():
     assert bindings_of("import asyncio").tuple_alias("asyncio") is None
 
 
+# -- names imported from other modules of the project (follow) ----------------------------------
+
+
+class FakeProject:
+    """A ``follow`` that answers from a dict, and remembers what it was asked."""
+
+    def __init__(self, definitions: Dict[str, Definition]) -> None:
+        self.definitions = definitions
+        self.asked: List[str] = []
+
+    def __call__(self, qualified: str) -> Optional[Definition]:
+        self.asked.append(qualified)
+        return self.definitions.get(qualified)
+
+
+TUPLE = Definition(
+    elements=(
+        Element("OSError", frozenset({"builtins.OSError"})),
+        Element("CancelledError", frozenset({"asyncio.CancelledError"})),
+        Element(None, frozenset()),
+    )
+)
+
+
+def bindings_with(source: str, follow: FakeProject, package: str = "pkg.sub") -> Bindings:
+    return collect_module_bindings(cst.parse_module(source), package, follow)
+
+
+def test_an_imported_tuple_expands_to_stand_ins_that_mean_what_they_mean_there():
+    follow = FakeProject({"pkg.const.ERRORS": TUPLE})
+    bindings = bindings_with("from ..const import ERRORS\n", follow)
+    types = list(bindings.exception_types(cst.Name("ERRORS")))
+    assert [bindings.resolve(single) for single in types] == [
+        {"builtins.OSError"}, {"asyncio.CancelledError"}, frozenset()
+    ]
+    assert isinstance(types[2], cst.Ellipsis)  # an element that is no name: any class at all
+    assert bindings.tuple_alias("ERRORS") == tuple(types)
+    assert bindings.resolve(cst.Name("ERRORS")) == {"pkg.const.ERRORS"}
+
+
+def test_an_imported_alias_means_what_it_stands_for_there():
+    follow = FakeProject({
+        "pkg.compat.Cancelled": Definition(meanings=frozenset({"asyncio.CancelledError"})),
+        "pkg.compat.fail": Definition(never_returns=True),
+    })
+    bindings = bindings_with("from pkg import compat\nfrom ..compat import fail\n", follow)
+    assert bindings.resolve(cst.parse_expression("compat.Cancelled")) == {"asyncio.CancelledError"}
+    assert bindings.defined_never_returning(bindings.resolve(cst.Name("fail")))
+    assert not bindings.defined_never_returning(bindings.resolve(cst.Name("compat")))
+
+
+def test_only_names_of_the_project_are_asked_about():
+    follow = FakeProject({})
+    bindings = bindings_with(
+        "import asyncio\nfrom otherlib import ERRORS\nfrom .x import Y\n", follow
+    )
+    for name in ("asyncio.CancelledError", "ERRORS", "Y", "OSError"):
+        list(bindings.exception_types(cst.parse_expression(name)))
+    assert set(follow.asked) == {"pkg.sub.x.Y"}
+
+
+def test_a_tuple_assigned_in_a_function_shadows_an_imported_one():
+    follow = FakeProject({"pkg.const.ERRORS": TUPLE})
+    outer = bindings_with("from pkg.const import ERRORS\n", follow)
+    inner = Bindings(parent=outer)
+    inner.add_alias("ERRORS", cst.parse_expression("(KeyError,)"))
+    assert [code(single) for single in inner.exception_types(cst.Name("ERRORS"))] == [
+        "KeyError"
+    ]
+    assert inner.resolve(cst.Name("ERRORS")) == frozenset()
+
+
 # -- builtins, unknown names, attribute chains ---------------------------------------------------
 
 
@@ -797,28 +897,41 @@ def test_futures_cancelled_error_is_not_the_cancellation(source, exception_type)
 
 
 def test_a_configured_cancellation_name_names_cancellation():
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",))
-    assert caught("import trio", "trio.Cancelled", settings) == {"names_cancellation"}
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",))
+    assert caught("import curio", "curio.TaskCancelled", settings) == {"names_cancellation"}
 
 
 def test_a_configured_cancellation_name_imported_from_its_module_names_cancellation():
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",))
-    assert caught("from trio import Cancelled", "Cancelled", settings) == {"names_cancellation"}
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",))
+    assert caught("from curio import TaskCancelled", "TaskCancelled", settings) == {"names_cancellation"}
 
 
 def test_an_unconfigured_cancellation_name_does_not_name_cancellation():
-    assert caught("import trio", "trio.Cancelled") == frozenset()
+    assert caught("import curio", "curio.TaskCancelled") == frozenset()
+
+
+@pytest.mark.parametrize(
+    "source, exception_type",
+    [
+        ("import trio", "trio.Cancelled"),
+        ("from trio import Cancelled", "Cancelled"),
+        ("import anyio", "anyio.get_cancelled_exc_class()"),
+        ("from anyio import get_cancelled_exc_class as cancelled", "cancelled()"),
+    ],
+)
+def test_trio_and_anyio_cancellation_names_cancellation_by_default(source, exception_type):
+    assert caught(source, exception_type) == {"names_cancellation"}
 
 
 def test_configuring_a_cancellation_name_keeps_asyncios():
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",))
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",))
     assert caught("import asyncio", "asyncio.CancelledError", settings) == {"names_cancellation"}
 
 
 def test_is_cancelled_error_follows_the_configured_names():
-    settings = Settings(extra_cancelled_names=("trio.Cancelled",))
-    vocabulary = vocabulary_of("import trio, asyncio", settings)
-    assert vocabulary.is_cancelled_error(cst.parse_expression("trio.Cancelled")) is True
+    settings = Settings(extra_cancelled_names=("curio.TaskCancelled",))
+    vocabulary = vocabulary_of("import curio, asyncio", settings)
+    assert vocabulary.is_cancelled_error(cst.parse_expression("curio.TaskCancelled")) is True
     assert vocabulary.is_cancelled_error(cst.parse_expression("asyncio.TimeoutError")) is False
 
 
@@ -1109,3 +1222,61 @@ def test_assigning_an_unknown_value_ends_an_alias():
     assert meanings(source, "X") == NOTHING
     source = "import asyncio\nX = asyncio.CancelledError\nX = MyError\n"
     assert meanings(source, "X") == NOTHING
+
+
+EXIT_IMPORTS = """
+import asyncio
+import concurrent.futures
+from asyncio import CancelledError as Stop
+"""
+
+
+@pytest.mark.parametrize(
+    "test, expected",
+    [
+        ("exc_type is asyncio.CancelledError", True),
+        ("asyncio.CancelledError is exc_type", True),
+        ("exc_type == Stop", True),
+        ("exc_type in (KeyboardInterrupt, asyncio.CancelledError)", True),
+        ("issubclass(exc_type, (OSError, Stop))", True),
+        ("isinstance(exc, [asyncio.CancelledError])", True),
+        ("exc_type is asyncio.CancelledError and self._expired", True),
+        ("exc_type is Stop or issubclass(exc_type, Stop)", True),
+        ("exc_type is not asyncio.CancelledError", False),
+        ("not isinstance(exc, asyncio.CancelledError)", False),
+        ("exc_type is not Stop or not self._expired", False),
+        ("exc_type is asyncio.CancelledError or self._expired", None),
+        ("exc_type is not Stop and self._expired", None),
+        ("exc_type is concurrent.futures.CancelledError", None),
+        ("other is asyncio.CancelledError", None),
+        ("isinstance(other, asyncio.CancelledError)", None),
+        ("exc_type is None", None),
+        ("self._expired", None),
+    ],
+)
+def test_what_a_test_says_of_the_exception_being_the_cancellation(test, expected):
+    vocabulary = vocabulary_of(EXIT_IMPORTS)
+    names = {"exc_type", "exc"}
+    assert vocabulary.tests_cancellation(cst.parse_expression(test), names) is expected
+
+
+def test_a_shadowed_isinstance_tells_nothing():
+    vocabulary = vocabulary_of(EXIT_IMPORTS + "from checks import isinstance\n")
+    test = cst.parse_expression("isinstance(exc, asyncio.CancelledError)")
+    assert vocabulary.tests_cancellation(test, {"exc"}) is None
+
+
+@pytest.mark.parametrize(
+    "raised, expected",
+    [
+        ("asyncio.CancelledError", True),
+        ("Stop('closed')", True),
+        ("concurrent.futures.CancelledError()", False),
+        ("TimeoutError()", False),
+        ("exc", False),
+    ],
+)
+def test_a_new_cancellation_is_a_cancellation_class_or_its_call(raised, expected):
+    vocabulary = vocabulary_of(EXIT_IMPORTS)
+    assert vocabulary.is_new_cancellation(cst.parse_expression(raised)) is expected
+    assert vocabulary.is_new_cancellation(None) is False

@@ -24,7 +24,10 @@ def scaffold(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("site, hook", [("handler", "check_handler"), ("with", "report_with")])
+@pytest.mark.parametrize(
+    "site, hook",
+    [("handler", "check_handler"), ("with", "report_with"), ("function", "report_function")],
+)
 def test_the_scaffold_registers_a_rule_with_a_fixture_and_a_changelog_line(tmp_path, site, hook):
     done = scaffold(tmp_path, "CAN199", "example-thing", "--site", site)
     assert done.returncode == 0, done.stderr

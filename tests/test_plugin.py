@@ -4,7 +4,6 @@ real flake8 over every fixture)."""
 from __future__ import annotations
 
 import ast
-import logging
 from pathlib import Path
 
 import libcst as cst
@@ -41,23 +40,22 @@ def test_unparsable_file_yields_only_e999(tmp_path):
 LIBCST_REFUSES = HANDLER + "y = (" + " ".join(['"a"'] * 5000) + ")\n"
 
 
-def test_valid_python_that_libcst_cannot_parse_is_skipped_silently(tmp_path, caplog):
+def test_valid_python_that_libcst_cannot_parse_is_a_can001_finding(tmp_path):
     ast.parse(LIBCST_REFUSES)  # Python accepts it ...
     with pytest.raises(cst.ParserSyntaxError):  # ... and libcst does not: the case is real
         cst.parse_module(LIBCST_REFUSES)
 
-    # The plugin reports nothing for the file (its handler is not judged), says why in flake8's
-    # log only, and never raises.
+    # The plugin cannot judge the file's handler: it says so with a finding at 1:1, which fails
+    # the run (as flake8's own E902 does), and never raises.
     plugin = Plugin(ast.parse(LIBCST_REFUSES), LIBCST_REFUSES.splitlines(keepends=True), "s.py")
-    with caplog.at_level(logging.INFO, logger="flake8_cancel.plugin"):
-        assert list(plugin.run()) == []
-    messages = [record.getMessage() for record in caplog.records]
-    assert len(messages) == 1
-    assert messages[0].startswith("flake8-cancel: s.py: skipped: libcst cannot parse it (line 6: ")
+    [(line, column, message, _)] = list(plugin.run())
+    assert (line, column) == (1, 0)
+    assert message.startswith("CAN001 file not checked: skipped: libcst cannot parse it (line 6: ")
 
     (tmp_path / "strings.py").write_text(LIBCST_REFUSES)
     done = flake8("--select=CAN,E9", "strings.py", cwd=tmp_path)
-    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert (done.returncode, done.stderr) == (1, "")
+    assert done.stdout.startswith("strings.py:1:1: CAN001 file not checked: skipped: libcst ")
 
 
 def test_deep_nesting_that_libcst_parses_is_reported_where_it_is(tmp_path):
@@ -92,8 +90,9 @@ def test_options_from_flake8_config(tmp_path):
     assert done.stdout.startswith("t.py:7:5: CAN101 ")
 
 
-def test_an_internal_error_is_one_line_on_stderr_never_a_traceback(tmp_path, monkeypatch):
-    # A bug of ours must cost one file's findings, not the user's flake8 run or a traceback.
+def test_an_internal_error_is_a_can001_finding_never_a_traceback(tmp_path, monkeypatch):
+    # A bug of ours must cost one file's findings, not the user's flake8 run or a traceback,
+    # and the run must not pass as if the file were clean.
     (tmp_path / "boom.py").write_text(
         "import asyncio\n\nasync def f():\n    try:\n        await asyncio.sleep(1)\n"
         "    except asyncio.CancelledError:\n        pass\n"
@@ -104,8 +103,5 @@ def test_an_internal_error_is_one_line_on_stderr_never_a_traceback(tmp_path, mon
 
     monkeypatch.setattr(Engine, "analyze", broken)
     done = flake8("--select=CAN,E9", "boom.py", cwd=tmp_path)
-    assert done.returncode == 0
-    assert done.stdout == ""
-    assert done.stderr == (
-        "flake8-cancel: boom.py not checked: internal error: KeyError: 'deliberate'\n"
-    )
+    assert (done.returncode, done.stderr) == (1, "")
+    assert done.stdout == "boom.py:1:1: CAN001 file not checked: internal error: KeyError: 'deliberate'\n"

@@ -43,3 +43,20 @@ def test_configuration_example_is_accepted_by_the_loader(tmp_path):
     (tmp_path / "app.py").write_text("x = 1\n")
     done = run_cli("app.py", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_the_setup_cfg_example_means_what_the_pyproject_example_means(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    toml = re.search(r"```toml\n(\[tool\.flake8-cancel\]\n.*?)```", readme, re.S).group(1)
+    ini = re.search(r"```ini\n(\[flake8\]\n.*?)```", readme, re.S).group(1)
+    shown = {}
+    for name, text in (("pyproject.toml", toml), ("setup.cfg", ini)):
+        folder = tmp_path / name.split(".")[0]
+        folder.mkdir()
+        (folder / name).write_text(text)
+        done = run_cli("--show-settings", ".", cwd=folder)
+        assert done.returncode == 0, done.stderr
+        shown[name] = [
+            re.sub(r"  \[.*\]$| \(from .*?\)", "", line) for line in done.stdout.splitlines()[1:]
+        ]
+    assert shown["pyproject.toml"] == shown["setup.cfg"]

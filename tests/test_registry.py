@@ -35,3 +35,17 @@ def test_rule_module_is_named_after_code_and_slug(rule):
     module = rule.__module__.rsplit(".", 1)[-1]
     assert module == f"{rule.code.lower()}_{rule.slug.replace('-', '_')}"
 
+
+
+def test_messages_speak_the_modules_library():
+    from flake8_cancel.engine import Engine
+    from flake8_cancel.settings import Settings
+
+    engine = Engine(Settings(target_version=(3, 11)))
+    body = "async def f(c):\n    try:\n        await c.x()\n    except {}:\n        raise RuntimeError\n"
+    trio = engine.check("import trio\n" + body.format("trio.Cancelled"))
+    asyncio = engine.check("import asyncio\n" + body.format("asyncio.CancelledError"))
+    assert [(f.code, "uncancel" in f.message) for f in trio] == [("CAN105", False)]
+    assert [(f.code, "uncancel" in f.message) for f in asyncio] == [("CAN105", True)]
+    swallow = "import trio\nasync def f(c):\n    try:\n        await c.x()\n    except trio.Cancelled:\n        pass\n"
+    assert [f.message.split()[0] for f in engine.check(swallow)] == ["Cancelled"]

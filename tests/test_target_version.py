@@ -103,4 +103,4 @@ def test_bad_value_in_pyproject_is_a_clear_error(project):
 
 def test_bad_option_is_a_usage_error(project):
     done = run_cli("--target-version=3", "pkg", cwd=project)
-    assert done.returncode == 2 and "target version '3'" in done.stderr
+    assert done.returncode == 2 and "'3' is not a target version" in done.stderr

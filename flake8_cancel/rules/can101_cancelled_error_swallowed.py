@@ -24,7 +24,10 @@ class CancelledErrorSwallowed(Rule):
     Any spelling counts: `asyncio.CancelledError`, `asyncio.exceptions.CancelledError`, an
     imported or aliased name, a tuple containing it, and `except*`. Names are resolved from the
     module's imports, so `concurrent.futures.CancelledError` (a different class) is not reported
-    here.
+    here. A name imported from another module of the same project, relative or absolute
+    (`from .const import CONNECT_ERRORS`), means what its definition there means, resolved in
+    that module's own imports: a tuple `CONNECT_ERRORS = (OSError, asyncio.CancelledError)` in
+    `const.py` catches the cancellation wherever it is imported, as if it were defined there.
 
     ## Example
     ```python
@@ -64,8 +67,10 @@ class CancelledErrorSwallowed(Rule):
     The fix is safe only where nothing stands against it: it is unsafe where the `try` awaits
     an existing task or future (the `CancelledError` may be the child's), where code after the
     handler would be skipped (statements after the `try`, the rest of a `for` loop), where an
-    enclosing handler of the function would catch the re-raise, or where a task running this
-    coroutine is cancelled and awaited by its owner without a handler.
+    enclosing handler of the function would catch the re-raise, where a task running this
+    coroutine is cancelled and awaited by its owner without a handler, where the `try` is in a
+    trio or anyio scope that the function cancels itself, or where the clause lists
+    `CancelledError` among a library's errors (`except (OSError, asyncio.CancelledError):`).
     Never in an `except*` clause (a bare `raise` there ends the task with a
     `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
     where the result would have a new finding (the README's *Fixing* section).
@@ -79,8 +84,13 @@ class CancelledErrorSwallowed(Rule):
     - handlers in the program's main coroutine, awaited by nobody but the runner: a coroutine
       function of the module (nested ones too) or a method called on a new instance, that the
       module runs with `asyncio.run(main())`, `loop.run_until_complete(main())` (also of
-      `loop.create_task(main())`) or `asyncio.run(App(args).run())`;
+      `loop.create_task(main())`), `asyncio.run(App(args).run())`, `trio.run(main)` or
+      `anyio.run(main)`;
     - a clause shielded by an earlier clause of the same `try` that catches `CancelledError`;
+    - a tuple of the same name imported from another package (another library's `const.py`, the
+      standard library): only the module's own project is read; a tuple imported and then
+      assigned again in the module or the function (`ERRORS = (OSError,)`): the new one counts;
+      a tuple from a module of the project that is missing, does not parse or is circular;
     - the child-cancel idiom: the function cancelled `t` earlier and the `try` body only awaits
       `t` (CAN110's doc says which forms count): the handler expects `t`'s own cancellation. Its
       remaining risk, swallowing a cancellation of the current task that arrives meanwhile, is
@@ -119,15 +129,32 @@ class CancelledErrorSwallowed(Rule):
     `isinstance` test. Relative imports are followed within the module's package
     (`from .._core import CancelScope` in a package's module).
 
+    ## Libraries
+    Every library: asyncio's `CancelledError`, anyio's `get_cancelled_exc_class()` and trio's
+    `Cancelled` (any spelling; other libraries through `--cancelled-names`). In trio,
+    cancellation is level-triggered: a swallowed `Cancelled` is raised again at the next
+    checkpoint inside the cancelled scope, so a handler that goes on awaiting only delays it;
+    but one that returns or breaks out ends the task (or leaves the scope) normally, which is
+    why trio's documentation and flake8-async (ASYNC103/ASYNC104) say to re-raise it. It is
+    reported the same way there, and the fix (a bare `raise`) is the same. trio has no
+    `uncancel()`: a deliberate swallow there takes `# noqa: CAN101`. In a trio module, a path of
+    the handler that reaches one of trio's own checkpoints (`await trio.aclose_forcefully(s)`,
+    outside a shielded scope) ends there, for every rule: the scope is still cancelled, and the
+    checkpoint raises `Cancelled` again.
+
     ## Known problems
     A task's top-level coroutine that ends quietly on cancellation (`except CancelledError:
     return`) is reported: awaiting that task then returns normally instead of raising, and a caller
     that awaits the coroutine directly loses its own cancellation. If the swallowing is
     deliberate, call `asyncio.current_task().uncancel()` (3.11+) to say so, or add `# noqa: CAN101`.
 
-    Names are resolved from the module's own imports. An exception tuple defined in another module
-    of the same project (`from .const import ERRORS`, `except ERRORS:`) is not followed, so a
-    `CancelledError` inside it is not seen.
+    A name from another module is followed only within the module's own top-level package,
+    found from the `__init__.py` files above the file: a module outside a package, in a namespace
+    package without `__init__.py`, or read from standard input without `--stdin-filename`
+    follows none. Only that module's top level is read (`ERRORS = (...)`, re-exports through
+    `from .x import ERRORS` or `import *`, at most 8 in a chain), and a module bigger than
+    256 KiB is not read: a tuple built otherwise (`BASE + (CancelledError,)`, in a function) is
+    not seen there, as it is not here.
     """
 
     code = "CAN101"

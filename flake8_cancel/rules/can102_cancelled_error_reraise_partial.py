@@ -20,6 +20,11 @@ class CancelledErrorReraisePartial(Rule):
     makes the bug hard to reproduce. Paths are followed exactly through `if`/`elif`/`else`,
     `match`, nested `try`/`finally`, loops, `return`, `break` and `continue`.
 
+    In an async generator, a `yield` in the handler is a path that may end there: the consumer
+    may never ask for the next item (it breaks out of its `async for`, or closes the generator),
+    and the generator then ends at that `yield` with `GeneratorExit` instead of the
+    cancellation (CAN101 when no path re-raises).
+
     ## Example
     ```python
     import asyncio
@@ -60,6 +65,11 @@ class CancelledErrorReraisePartial(Rule):
 
     ## Not reported
     The same handlers as CAN101 does not report; a handler whose every path swallows is CAN101.
+
+    ## Libraries
+    As CAN101: asyncio, anyio and trio alike; the unsafe fix re-raises with a bare `raise`, and
+    a guarded one names the module's library (`isinstance(exc, trio.Cancelled)`,
+    `isinstance(exc, get_cancelled_exc_class())`).
 
     ## Known problems
     The same as CAN101.

@@ -80,6 +80,13 @@ class BareExceptSwallowsCancellation(Rule):
     is reported: a clause this broad also swallows errors that `t` ends with, and the current
     task's own cancellation, with no sign that either was meant.
 
+    ## Libraries
+    A bare `except:` catches every library's cancellation. The fix names the module's library:
+    `except asyncio.CancelledError: raise`, `except trio.Cancelled: raise`, or, where anyio is
+    used, `except anyio.get_cancelled_exc_class(): raise` (right on either backend). There is no
+    fix where a module uses both trio and asyncio without anyio (which cancellation arrives
+    depends on the code path), nor one that would import trio or anyio into its own package.
+
     ## Known problems
     None known.
     """

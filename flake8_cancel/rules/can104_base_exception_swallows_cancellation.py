@@ -59,6 +59,10 @@ class BaseExceptionSwallowsCancellation(Rule):
     A clause that also names `CancelledError` explicitly, such as
     `except (BaseException, asyncio.CancelledError):`, is reported as CAN101 or CAN102 instead.
 
+    ## Libraries
+    As CAN103: `BaseException` catches every library's cancellation, and the fix names the
+    module's library.
+
     ## Known problems
     None known.
     """

@@ -103,6 +103,13 @@ class CancellationConverted(Rule):
     cancellation. (For the swallowing rules, a group that carries the exception on is no
     swallow.)
 
+    ## Libraries
+    asyncio, anyio and trio alike: a cancel scope (trio, anyio) ends only its own cancellation,
+    so a conversion lets an error escape the scope instead; in asyncio, `timeout()` and
+    `TaskGroup` see an error. trio has no `uncancel()`: there the only remedy is to re-raise.
+    Raising the cancellation inside an exception group is a conversion for asyncio; anyio's and
+    trio's scopes look inside groups, but asyncio's `TaskGroup` and `Task.cancelled()` do not.
+
     ## Known problems
     Some libraries and older code raise `CancelledError` for their own reasons (a closed
     connection, a cancelled future) and handlers translate it into a library error on purpose.
@@ -132,6 +139,7 @@ class CancellationConverted(Rule):
     code = "CAN105"
     slug = "cancellation-converted"
     message = "cancellation is converted into another exception; re-raise it with bare 'raise' or call uncancel() first"
+    trio_message = "cancellation is converted into another exception; re-raise it with bare 'raise'"
     fix_safety = FixSafety.NONE
     gate = r"CancelledError|BaseException|except\s*:"
     screen = handler(Named.CANCELLATION, Named.BASE_EXCEPTION, Named.BARE, raises=Named.ANY)

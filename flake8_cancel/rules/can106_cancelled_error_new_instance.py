@@ -5,6 +5,7 @@ from typing import Iterable, Optional
 import libcst as cst
 
 from flake8_cancel.edits import Fix
+from flake8_cancel.fix_safety import cancels_its_own_scope
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.screen import Named, handler
@@ -59,6 +60,10 @@ class CancelledErrorNewInstance(Rule):
     cancellation that the handler caught. The message passed to the new instance (and a
     `from` clause) are dropped; the original message and traceback are kept instead.
 
+    Unsafe inside a trio or anyio scope that the function cancels itself (`with CancelScope() as
+    scope: scope.cancel()` around the `try`): the cancellation is the one it asked for, and the
+    new instance may be the point, as in a test of how a replaced cancellation is treated.
+
     There is no fix (the finding is still reported):
     - inside an inner `except` clause of the handler, where a bare `raise` would re-raise the
       inner exception, or inside an inner `finally` block, where it would re-raise whatever is in
@@ -83,6 +88,10 @@ class CancelledErrorNewInstance(Rule):
     `CancelledError` of a cancelled future or task (`fut.result()`) loses that instance the same
     way, and the bare `raise` is just as right there.
 
+    ## Libraries
+    asyncio and anyio (`raise get_cancelled_exc_class()(...)`). trio's `Cancelled` has no
+    public constructor, so code cannot raise a new one.
+
     ## Known problems
     A `raise` inside an inner `except` clause that catches cancellation itself is reported once,
     for the inner clause (and fixed there when that clause catches only cancellation).
@@ -106,7 +115,7 @@ class CancelledErrorNewInstance(Rule):
         vocabulary = site.vocabulary
         found = []
         for raised in site.raises:
-            if not _raises_new_cancelled(raised.node, vocabulary):
+            if not vocabulary.is_new_cancellation(raised.node.exc):
                 continue
             # An inner clause that catches cancellation reports its own raises.
             clause = raised.inner_clause
@@ -128,15 +137,9 @@ class CancelledErrorNewInstance(Rule):
                 exc=None, cause=None, whitespace_after_raise=cst.MaybeSentinel.DEFAULT
             )
 
-        return Fix(((node, rebuild),))
-
-
-def _raises_new_cancelled(node: cst.Raise, vocabulary) -> bool:
-    raised = node.exc
-    if raised is None:
-        return False
-    target = raised.func if isinstance(raised, cst.Call) else raised
-    return vocabulary.is_cancelled_error(target)
+        # Inside a scope the function cancels itself, the new instance may be the point (a test
+        # of how a replaced cancellation is treated).
+        return Fix(((node, rebuild),), safe=not cancels_its_own_scope(site))
 
 
 def _has_comment(node: cst.CSTNode) -> bool:

@@ -18,8 +18,9 @@ class CancellationSuppressed(Rule):
     `BaseException`, around an `await`, `async for` or `async with` in async code.
 
     Any spelling counts: `asyncio.CancelledError`, `asyncio.exceptions.CancelledError`, an
-    imported or aliased name, a tuple alias, and the cancellation exceptions configured with
-    `--cancel-cancelled-names`; `suppress` in any import spelling (`from contextlib import
+    imported or aliased name, a tuple alias (also one imported from another module of the
+    project: `suppress(*CONNECT_ERRORS)` with the tuple in `const.py`, see CAN101), and the
+    cancellation exceptions configured with `--cancel-cancelled-names`; `suppress` in any import spelling (`from contextlib import
     suppress as ignored`, `import contextlib as cl`), and the suppressors configured with
     `--cancel-suppressors`. The finding points at the `suppress(...)` item of the `with`.
 
@@ -76,6 +77,12 @@ class CancellationSuppressed(Rule):
       completed earlier with `set_result()` or `set_exception()`: awaiting a done future does not
       suspend, so no cancellation can arrive (homeassistant's `setup.py` retrieves the exception
       it has just set this way).
+
+    ## Libraries
+    `suppress()` of any library's cancellation (`asyncio.CancelledError`, `trio.Cancelled`,
+    anyio's `get_cancelled_exc_class()`) or of `BaseException`. In trio the cancellation comes
+    back at the next checkpoint of the cancelled scope, but the `with` block itself ends
+    normally, as CAN101 explains.
 
     ## Known problems
     A suppression that is deliberate (the task is meant to end quietly when cancelled, and

@@ -97,6 +97,10 @@ class FinallyExitDropsCancellation(Rule):
     - `break` and `continue` of a loop inside the `finally` block;
     - code in a sync `def`, a `lambda` or a class body nested in a coroutine.
 
+    ## Libraries
+    Any library: a `return`, `break` or `continue` in `finally` drops whatever exception is in
+    flight, the cancellation of asyncio, anyio or trio included.
+
     ## Known problems
     Only the `try` body's own cancellation points count, as the rule's definition says: a
     `finally` whose `try` awaits only in its `except` or `else` clauses is not reported, although

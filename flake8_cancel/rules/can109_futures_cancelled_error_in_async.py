@@ -97,9 +97,19 @@ class FuturesCancelledErrorInAsync(Rule):
       body, also nested in a coroutine): waiting on a `concurrent.futures.Future` there is what the
       class is for.
 
+    Names are resolved from the module's imports, and a name imported from another module of the
+    same project (`from .compat import CancelledError`, a tuple in `const.py`) means what its
+    definition there means: a tuple there naming `concurrent.futures.CancelledError` is reported
+    where it is caught, with no fix (the tuple may also serve sync code).
+
+    ## Libraries
+    asyncio only: `concurrent.futures.CancelledError` is asyncio's old alias; no other library
+    raises it inside a coroutine.
+
     ## Known problems
-    Names are resolved from the module's own imports: a `CancelledError` imported from another
-    module of the same project is not followed.
+    A name from another module is followed only within the module's own package, as CAN101's
+    *Known problems* says. When the renamed name was imported from such a module
+    (`from .compat import CancelledError`), that import stays after the fix, perhaps unused.
     """
 
     code = "CAN109"

@@ -136,6 +136,11 @@ class ChildCancelSwallowsOwn(Rule):
       cancelled or completed, or tasks that an earlier `await asyncio.gather(...)` or
       `await asyncio.wait(tasks)` without a timeout has finished.
 
+    ## Libraries
+    asyncio only: the child-cancel idiom (`t.cancel(); await t`) and its guard
+    (`current_task().cancelling()`) are asyncio's; trio and anyio cancel through scopes, whose
+    own cancellation ends at the scope.
+
     ## Known problems
     Off by default because the idiom is everywhere, and the window it leaves open (the current
     task cancelled in the short time it waits for the child to finish) is rarely hit. A
@@ -148,7 +153,7 @@ class ChildCancelSwallowsOwn(Rule):
     slug = "child-cancel-swallows-own"
     message = (
         "awaiting a cancelled task here also swallows this task's own cancellation; "
-        "re-raise when asyncio.current_task().cancelling()"
+        "re-raise it when this task is the one being cancelled"
     )
     default_enabled = False
     fix_safety = FixSafety.UNSAFE

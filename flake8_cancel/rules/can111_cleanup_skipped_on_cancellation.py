@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import FrozenSet, List, Optional, Set, Tuple
+import re
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from flake8_cancel.edits import Fix
 from flake8_cancel.flow import Exit
-from flake8_cancel.names import CLEANUP_METHODS
+from flake8_cancel.names import CLEANUP_METHODS, Vocabulary
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite, creates_plain_future
@@ -16,22 +17,38 @@ from flake8_cancel.syntax import (
     children,
     descendants,
     dotted_name,
+    has_cancellation_point,
     is_nested_scope,
     isinstance_classes,
-    method_receiver,
     path_to,
     reference_key,
     statements,
 )
 
 EXCEPTION = "builtins.Exception"
+# A name that starts with one of these words asks, registers or reports rather than releases,
+# whatever release word follows: `is_closed()`, `add_close_callback()`, `on_close()`,
+# `log_disconnect()`.
+NOT_RELEASING = frozenset(
+    {"is", "has", "get", "set", "add", "on", "register", "remove", "log", "emit", "notify", "report"}
+)
+# A connection taken from a pool or queue (`conn = await queue.get()`) and handed back to it.
+TAKES = ("get", "get_nowait", "pop", "popleft", "acquire")
+HANDS_BACK = ("put", "put_nowait", "append", "appendleft")
+# Failing a connection tears it down (`protocol.fail(code)`), when the handler then waits.
+FAILS = "fail"
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
 def _gate(methods: FrozenSet[str]) -> Tuple[str, str]:
-    """An ``except Exception`` clause (also ``except*``, ``builtins.Exception``) and a call of a
-    cleanup method somewhere in the text."""
-    names = "|".join(sorted(methods))
-    return (r"except\s*\*?\s*(?:builtins\.)?Exception\b", rf"\.(?:{names})\s*\(")
+    """An ``except Exception`` clause (also ``except*``, ``builtins.Exception``) and a call
+    that may release: a name with a cleanup word in it, or a hand-back to a pool."""
+    names = "|".join(sorted(methods | {FAILS}))
+    hands_back = "|".join(HANDS_BACK)
+    return (
+        r"except\s*\*?\s*(?:builtins\.)?Exception\b",
+        rf"(?:{names})\w*\s*\(|\.(?:{hands_back})\s*\(",
+    )
 
 
 def _names_closing(func: cst.BaseExpression) -> bool:
@@ -49,9 +66,14 @@ class CleanupSkippedOnCancellation(Rule):
     ## What it does
     Checks for `except Exception:` (also `except Exception as exc:` and `except* Exception:`)
     around an `await`, `async for` or `async with` in async code, whose handler releases a
-    resource and then re-raises on every path. Releasing a resource means calling a method named
-    `close`, `aclose`, `release`, `cancel`, `abort`, `terminate`, `kill`, `disconnect`, `shutdown`,
-    `unlink` or `set_exception` (or one added with `--cancel-cleanup-methods`), awaited or not.
+    resource and then re-raises on every path. Releasing a resource means calling a method or
+    function named `close`, `aclose`, `release`, `cancel`, `abort`, `terminate`, `kill`,
+    `disconnect`, `shutdown`, `unlink`, `set_exception` or `set_result` (or one added with
+    `--cancel-cleanup-methods`), or whose name contains one of those words (`adb_close()`,
+    `aclose_forcefully(stream)`), awaited or not; handing a connection back to the pool or queue
+    it was taken from in the same function (`self._queue.put_nowait(holder)` after
+    `holder = await self._queue.get()`); or failing a connection (`protocol.fail(...)`) in a
+    handler that then waits for it to close.
 
     ## Why is this bad?
     Since Python 3.8 `asyncio.CancelledError` derives from `BaseException`, not `Exception`. When
@@ -117,10 +139,23 @@ class CleanupSkippedOnCancellation(Rule):
       that do not catch cancellation: that cleanup is meant for those errors only;
     - a clause naming `Exception` in a tuple with other types (`except (OSError, Exception):`),
       or through a tuple alias;
-    - a `try` body without a cancellation point, and sync code.
+    - a `try` body without a cancellation point, and sync code;
+    - a `try` with a clause for another library's cancellation (`except trio.Cancelled:`,
+      `except anyio.get_cancelled_exc_class():`), even where that name is not configured;
+    - names that only ask, register or report (`is_closed()`, `add_close_callback()`,
+      `on_close()`, `log_disconnect()`: the first word is `is`, `has`, `get`, `set`, `add`,
+      `on`, `register`, `remove`, `log`, `emit`, `notify` or `report`); a connection put into
+      another queue than the one it came from; a `fail()` that is not followed by waiting
+      (`job.fail()` marks a job), or that never returns (`self.fail()` in a `TestCase`); a
+      future the handler itself creates (`set_result` on it releases nothing).
+
+    ## Libraries
+    Every library: `except Exception` misses asyncio's, anyio's and trio's cancellation alike
+    (all derive from `BaseException`). A `try` that also has a clause for another library's
+    cancellation (`except trio.Cancelled:`) is left alone.
 
     ## Known problems
-    The method name alone says that a resource is released. A `cancel()` on a timer handle
+    The name alone says that a resource is released. A `cancel()` on a timer handle
     (`loop.call_later(...)`) is reported too: on cancellation the timer still fires later, on an
     operation that was abandoned, which is usually a bug of the same kind; where it is harmless,
     add `# noqa: CAN111`. Cleanup done by the caller, or by an `except BaseException` or `finally`
@@ -144,18 +179,18 @@ class CleanupSkippedOnCancellation(Rule):
         try_site = site.try_site
         if not (site.catch.exception and try_site.body_awaits and _names_exception_alone(site)):
             return False
-        if try_site.catches_cancellation:
+        if try_site.catches_cancellation or _names_another_librarys_cancellation(site):
             return False
-        methods = _method_names(try_site.context.settings.cleanup_methods)
+        releases = _Releases(site)
         created = _futures_created_in(site)
         released = [
             resource
-            for resource in _released(site.node.body, methods, site)
+            for resource in _released(site.node.body, releases, site)
             if reference_key(resource) not in created
         ]
         if not released or not site.paths.every_path_reraises:
             return False
-        return not _released_on_the_way_out(site, released, methods)
+        return not _released_on_the_way_out(site, released, releases)
 
     def build_fix(self, site: HandlerSite, node=None):
         """``except BaseException``, keeping ``as name`` and any parentheses."""
@@ -187,6 +222,21 @@ def _futures_created_in(site: HandlerSite) -> Set[Optional[str]]:
     }
 
 
+def _names_another_librarys_cancellation(site: HandlerSite) -> bool:
+    """A clause of the ``try`` names a cancellation that the vocabulary does not know
+    (``except trio.Cancelled:``, ``except anyio.get_cancelled_exc_class():``): the author has
+    decided what happens on cancellation there too."""
+    bindings = site.vocabulary.bindings
+    for handler in site.try_site.node.handlers:
+        for single in bindings.exception_types(handler.type):
+            if isinstance(single, cst.Call):
+                single = single.func
+            last = (dotted_name(single) or "").rsplit(".", 1)[-1]
+            if last in ("Cancelled", "CancelledError", "get_cancelled_exc_class"):
+                return True
+    return False
+
+
 def _names_exception_alone(site: HandlerSite) -> bool:
     """The clause names ``Exception`` alone: not in a tuple, nor through a tuple alias."""
     written = site.node.type
@@ -198,21 +248,91 @@ def _names_exception_alone(site: HandlerSite) -> bool:
     return EXCEPTION in bindings.resolve(written)
 
 
+class _Releases:
+    """What a call releases, judged the way real code releases: a cleanup method (``close``,
+    ``release``...) or a name with a cleanup word in it (``adb_close()``,
+    ``trio.aclose_forcefully(stream)``), a connection handed back to the pool or queue it was
+    taken from, or a connection failed (``protocol.fail(code)``) by a handler that then waits
+    for it to close."""
+
+    def __init__(self, site: HandlerSite) -> None:
+        self.methods = _method_names(site.context.settings.cleanup_methods)
+        self.words = frozenset(name.lower() for name in self.methods if "_" not in name)
+        self.vocabulary: Vocabulary = site.vocabulary
+        self.taken = _taken_from_a_pool(site)
+        # The handler waits for something (an `await`, an `async with` whose exit waits).
+        self.waits = has_cancellation_point(site.node.body)
+
+    def of(self, node: cst.CSTNode) -> Optional[cst.BaseExpression]:
+        """The object the call ``node`` releases, or None."""
+        if not isinstance(node, cst.Call):
+            return None
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            name, receiver = func.attr.value, func.value
+        elif isinstance(func, cst.Name):
+            name, receiver = func.value, None
+        else:
+            return None
+        first = node.args[0].value if node.args and not node.args[0].star else None
+        if name in HANDS_BACK:
+            key = reference_key(first) if first is not None else None
+            handed_back = receiver is not None and key is not None and key in self.taken
+            return first if handed_back and self.taken[key] == reference_key(receiver) else None
+        words = [word.lower() for word in _WORD.findall(name)]
+        if name not in self.methods:
+            if not words or words[0] in NOT_RELEASING:
+                return None
+            fails = FAILS in words and self.waits
+            if not (fails or self.words.intersection(words)):
+                return None
+        if self.vocabulary.is_never_returning_call(node):
+            return None  # `self.fail(...)` of a TestCase, `pytest.fail(...)`
+        if receiver is None or self._is_a_module(receiver):
+            return first  # `aclose_forcefully(stream)`, `os.close(fd)`
+        return receiver
+
+    def _is_a_module(self, receiver: cst.BaseExpression) -> bool:
+        """``trio`` in ``trio.aclose_forcefully(stream)``: an imported name, not an object."""
+        return isinstance(receiver, (cst.Name, cst.Attribute)) and bool(
+            self.vocabulary.bindings.resolve(receiver)
+        )
+
+
+def _taken_from_a_pool(site: HandlerSite) -> Dict[str, str]:
+    """``conn = await pool.get()`` (``get_nowait``, ``pop``, ``popleft``, ``acquire``) in the
+    function: what was taken (``conn``), and from where (``pool``)."""
+    function = site.scope.function
+    if function is None:
+        return {}
+    taken = {}
+    for node in descendants(function.body):
+        if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
+            continue
+        value = node.value.expression if isinstance(node.value, cst.Await) else node.value
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)):
+            continue
+        key, source = reference_key(node.targets[0].target), reference_key(value.func.value)
+        if value.func.attr.value in TAKES and key is not None and source is not None:
+            taken[key] = source
+    return taken
+
+
 def _released(
-    block: cst.CSTNode, methods: FrozenSet[str], site: Optional[HandlerSite] = None
+    block: cst.CSTNode, releases: _Releases, site: Optional[HandlerSite] = None
 ) -> List[cst.BaseExpression]:
-    """The objects that ``block`` calls a cleanup method on, outside nested scopes. For a
-    handler (``site``), not under ``if isinstance(exc, SomeError):`` for its bound ``exc``: a
-    cancellation never takes that branch, whatever the clause catches."""
+    """The objects that ``block`` releases, outside nested scopes. For a handler (``site``),
+    not under ``if isinstance(exc, SomeError):`` for its bound ``exc``: a cancellation never
+    takes that branch, whatever the clause catches."""
     found = []
     stack = list(children(block))
     while stack:
         node = stack.pop()
         if is_nested_scope(node):
             continue
-        receiver = method_receiver(node, methods)
-        if receiver is not None:
-            found.append(receiver)
+        released = releases.of(node)
+        if released is not None:
+            found.append(released)
         if site is not None and isinstance(node, cst.If) and _narrowed_away(node.test, site):
             stack.append(node.test)
             if node.orelse is not None:
@@ -231,7 +351,7 @@ def _narrowed_away(test: cst.BaseExpression, site: HandlerSite) -> bool:
 
 
 def _released_on_the_way_out(
-    site: HandlerSite, released: List[cst.BaseExpression], methods: FrozenSet[str]
+    site: HandlerSite, released: List[cst.BaseExpression], releases: _Releases
 ) -> bool:
     """Is every object the handler releases also released by a ``finally`` that runs after it
     (of its own ``try`` or an enclosing one in the same function), or by the exit of an
@@ -247,7 +367,7 @@ def _released_on_the_way_out(
     covered: List[cst.BaseExpression] = []
     for statement in guards:
         if isinstance(statement, (cst.Try, cst.TryStar)) and statement.finalbody is not None:
-            covered.extend(_released(statement.finalbody.body, methods))
+            covered.extend(_released(statement.finalbody.body, releases))
         elif isinstance(statement, cst.With):
             for item in statement.items:
                 covered.append(item.item)

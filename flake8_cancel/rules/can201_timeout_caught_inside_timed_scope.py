@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from flake8_cancel.edits import qualified_reference, reraise_at_end
+from flake8_cancel.edits import cancellation_reference, reraise_at_end
 from flake8_cancel.flow import Exit
 from flake8_cancel.gate import TIMEOUT_HANDLER, TIMEOUT_NAMED
 from flake8_cancel.names import last_names
@@ -15,7 +15,7 @@ from flake8_cancel.syntax import descendants
 # timeout(...)` line, a `wait_for(f(...))` of a function named here, or an `await f(...)` /
 # `await self.f(...)` indented under a timeout block (f then runs timed).
 _UNDER_TIMEOUT_BLOCK = (
-    r"^([ \t]*)async[ \t]+with[^:]{0,300}?timeout(?:_at)?\([^\n]*\n"
+    r"^([ \t]*)(?:async[ \t]+)?with[^:]{0,300}?(?:timeout(?:_at)?|fail_(?:after|at))\([^\n]*\n"
     r"(?:\1[ \t]+\S[^\n]*\n|[ \t]*\n|\1[)\]}][^\n]*\n)*?\1[ \t]+"
 )
 TIMED_SCOPE = (
@@ -45,6 +45,9 @@ class TimeoutCaughtInsideTimedScope(Rule):
     A handler whose `try` body has a deadline of its own (a nested `wait_for` or timeout manager,
     or a call with a `timeout=` or `*_timeout=` argument) is not reported: its `TimeoutError` can
     come from there.
+
+    A tuple imported from another module of the project counts as one written here (CAN101 says
+    how names are resolved).
 
     ## Why is this bad?
     When the deadline expires, asyncio cancels the task: the timed code sees `CancelledError` at
@@ -109,7 +112,8 @@ class TimeoutCaughtInsideTimedScope(Rule):
     ## Fix safety
     Unsafe: catch `asyncio.CancelledError` instead and re-raise at the end of the handler. The
     handler then runs on every cancellation, not only on the deadline, which changes behaviour.
-    There is no fix where the clause names other exceptions too (a tuple), where another clause of
+    There is no fix where the clause names other exceptions too (a tuple, written here or
+    imported), where another clause of
     the `try` already handles cancellation, or where a path of the handler raises another
     exception: catching the cancellation there would convert it (CAN105). Never in an `except*` clause (a bare `raise` there ends the task with a
     `BaseExceptionGroup`), nor where it would add `import asyncio` to a trio or anyio module, nor
@@ -121,6 +125,15 @@ class TimeoutCaughtInsideTimedScope(Rule):
     - a `try` body with no `await`, `async for` or `async with`;
     - a timeout block or `wait_for` in another function than the handler's, unless the handler's
       function is the coroutine that is timed (or awaited, transitively, from one).
+
+    ## Libraries
+    asyncio: inside `async with asyncio.timeout()` (also `timeout_at`, `async_timeout`,
+    configured managers) and in coroutines run by `asyncio.wait_for`, generator-based ones
+    (`@asyncio.coroutine`, `@types.coroutine`, `yield from`) included. trio: inside
+    `with trio.fail_after()`/`fail_at()`, where `trio.TooSlowError` is raised only at the block's
+    exit. anyio: inside `with anyio.fail_after()`/`fail_at()` (the builtin `TimeoutError`, also
+    only at the exit). `move_on_after()`/`move_on_at()` raise nothing and are not timed scopes
+    here. The unsafe fix catches the module's library's cancellation instead.
 
     ## Known problems
     A call inside the timed scope may raise `TimeoutError` on its own, from a deadline the linter
@@ -136,16 +149,17 @@ class TimeoutCaughtInsideTimedScope(Rule):
     code = "CAN201"
     slug = "timeout-caught-inside-timed-scope"
     message = "TimeoutError is never raised inside the timed scope; handle CancelledError here or catch TimeoutError outside"
+    trio_message = "TooSlowError is never raised inside the timed scope; handle Cancelled here or catch TooSlowError outside"
     fix_safety = FixSafety.UNSAFE
     needs_call_index = True
     # An except clause (or a tuple alias) naming TimeoutError, and something that sets a deadline.
-    gate = (r"wait_for|timeout(?:_at)?\(", TIMEOUT_NAMED, TIMEOUT_HANDLER, TIMED_SCOPE)
+    gate = (r"wait_for|timeout(?:_at)?\(|fail_(?:after|at)\(", TIMEOUT_NAMED, TIMEOUT_HANDLER, TIMED_SCOPE)
     screen = handler(Named.TIMEOUT, timed=True)
 
     @classmethod
     def gate_pattern(cls, settings):
         extra = last_names(settings.extra_timeout_managers)
-        sources = "|".join([r"wait_for|timeout(?:_at)?\(", *extra])
+        sources = "|".join([r"wait_for|timeout(?:_at)?\(|fail_(?:after|at)\(", *extra])
         if not extra:
             return cls.gate
         # A configured manager may be spelled any way: keep the looser gate.
@@ -173,7 +187,10 @@ class TimeoutCaughtInsideTimedScope(Rule):
             return None
         if any(end.exit is Exit.RAISE_OTHER for end in site.paths.ends):
             return None  # catching the cancellation there would convert it: CAN105
-        reference, imports = qualified_reference(bindings, "asyncio.CancelledError")
+        named = cancellation_reference(site.vocabulary)
+        if named is None:
+            return None
+        reference, imports = named
         fix = reraise_at_end(site, exception_type=reference)
         return fix._replace(imports=imports) if fix is not None else None
 
@@ -194,7 +211,11 @@ def body_has_own_timeout(try_site: TrySite) -> bool:
     for node in descendants(try_site.node.body):
         if not isinstance(node, cst.Call):
             continue
-        if vocabulary.is_wait_for(node) or vocabulary.is_timeout_manager(node):
+        if (
+            vocabulary.is_wait_for(node)
+            or vocabulary.is_timeout_manager(node)
+            or vocabulary.is_deadline_scope(node)
+        ):
             return True
         for argument in node.args:
             keyword = argument.keyword

@@ -70,6 +70,10 @@ class TimeoutAliasMismatch(Rule):
     - a `try` body that neither awaits `asyncio.wait_for(...)` nor enters an `async_timeout`
       block.
 
+    ## Libraries
+    asyncio only, before Python 3.11 (`asyncio.TimeoutError` was a class of its own); trio's
+    and anyio's timeouts raise `trio.TooSlowError` and the builtin `TimeoutError`.
+
     ## Known problems
     Only `asyncio.wait_for` and `async_timeout` are known to raise `asyncio.TimeoutError`. Other
     libraries that raise it (or subclasses of it) are not recognised.
