@@ -196,7 +196,7 @@ class Engine:
                 python_tree = python_tree_of(source)
             if python_tree is not None and rule_set.screen is not None:
                 assert isinstance(python_tree, ast.Module)
-                candidates = rule_set.screen.places_with_candidates(python_tree, source)
+                candidates = rule_set.screen.places_with_candidates(python_tree, source, path)
                 if not candidates:
                     return []
                 region = region_for(python_tree, source, candidates)

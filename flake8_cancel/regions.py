@@ -79,6 +79,8 @@ def region_for(tree: ast.Module, source: str, candidates: Dict[Place, bool]) -> 
     """The region holding the candidates' units and what their analysis reads; None when that
     is the whole module, or may be. ``candidates``: each place, and whether its callers matter
     (screen.Screen.places_with_candidates)."""
+    if "yield from" in source:
+        return None  # which generators are coroutines is asked of the whole module (sites.py)
     runners = "|".join([_RUNNER, *map(re.escape, aliases_of("run", tree=tree) - {"run"})])
     if any(  # a call, not the definition of a method named `run`
         not re.search(r"\bdef\s+$", source[max(0, found.start() - 12):found.start()])

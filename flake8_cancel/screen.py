@@ -27,11 +27,15 @@ from typing import (
     Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union,
 )
 
-from flake8_cancel.names import last_names
+from flake8_cancel.modules import imported_definitions_text
+from flake8_cancel.names import FAILS, HANDS_BACK, NAME_WORD as _WORD, last_names
 from flake8_cancel.settings import Settings
 
 # -- the vocabulary of the declarations ------------------------------------------------------------
-HANDLER, TRY, WITH = "handler", "try", "with"
+HANDLER, TRY, WITH, RAISE, EXIT = "handler", "try", "with", "raise", "exit"
+# A context manager's exit, where CAN113 looks: these methods, and functions decorated so.
+EXIT_METHODS = ("__exit__", "__aexit__")
+CONTEXT_MANAGER_DECORATORS = frozenset({"contextmanager", "asynccontextmanager"})
 
 
 class Named(enum.Enum):
@@ -45,13 +49,16 @@ class Named(enum.Enum):
     FUTURES_CANCELLED = "futures.CancelledError"  # concurrent.futures' (last part CancelledError)
     BARE = "bare"  # a bare `except:`, which names nothing and catches everything
     ANY = "any"  # any clause, any suppress() argument; raises: any raise statement at all
-    CLEANUP = "cleanup"  # calls: close(), release(), cancel()... and the configured methods
+    CLEANUP = "cleanup"  # calls: close(), release(), cancel()... and the configured methods,
+    # a name with one of their words in it (`adb_close()`), `fail()`, a hand-back to a pool
 
 
 class Candidate(NamedTuple):
     """A site that a rule could report: every field is a necessary condition."""
 
-    site: str  # HANDLER, TRY or WITH, in an async function (not in a nested def or class)
+    # HANDLER, TRY, WITH or RAISE, in a coroutine function (not in a nested def or class); EXIT:
+    # a function named ``__exit__``/``__aexit__`` or decorated ``@contextmanager``, async or not
+    site: str
     # the clause, or a suppress() item, may name one of these (for a with: none, any with)
     names: FrozenSet[Named] = frozenset()
     body_awaits: bool = True  # the try's (or with's) body has a cancellation point
@@ -88,6 +95,18 @@ def try_statement(body_awaits: bool = True, finally_exits: bool = False) -> Cand
     return Candidate(TRY, body_awaits=body_awaits, finally_exits=finally_exits)
 
 
+def raising(*names: Named) -> Candidate:
+    """A ``raise`` of something that may name one of ``names``."""
+    return Candidate(RAISE, frozenset(names), body_awaits=False)
+
+
+def exit_function() -> Candidate:
+    """A context manager's exit: an ``__exit__``/``__aexit__`` method (with the methods of its
+    class it calls, which the regions keep), or a ``@contextmanager``/``@asynccontextmanager``
+    function."""
+    return Candidate(EXIT, body_awaits=False)
+
+
 def candidates_of(declaration: Declaration) -> Tuple[Candidate, ...]:
     return (declaration,) if isinstance(declaration, Candidate) else declaration
 
@@ -103,6 +122,7 @@ class Words(NamedTuple):
     by_symbol: Dict[Named, FrozenSet[str]]
     suppressors: FrozenSet[str]
     timeout_managers: FrozenSet[str]
+    cleanup_words: FrozenSet[str]  # the words of the cleanup methods (`close` in `adb_close`)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> "Words":
@@ -114,12 +134,19 @@ class Words(NamedTuple):
                 Named.CANCELLATION: frozenset(cancellation),
                 Named.BASE_EXCEPTION: frozenset({"BaseException"}),
                 Named.EXCEPTION: frozenset({"Exception"}),
-                Named.TIMEOUT: frozenset({"TimeoutError"}),
+                Named.TIMEOUT: frozenset({"TimeoutError", "TooSlowError"}),
                 Named.FUTURES_CANCELLED: frozenset({"CancelledError"}),
                 Named.CLEANUP: frozenset(_last_parts(settings.cleanup_methods)),
             },
             frozenset(_last_parts(settings.suppressors)),
-            frozenset(_last_parts(settings.timeout_managers)),
+            # trio's and anyio's deadline scopes, entered with a plain `with`
+            frozenset(_last_parts(settings.timeout_managers) | {"fail_after", "fail_at"}),
+            frozenset(
+                word.lower()
+                for name in _last_parts(settings.cleanup_methods)
+                if "_" not in name
+                for word in _WORD.findall(name)
+            ),
         )
 
 
@@ -140,11 +167,14 @@ class Screen:
             dict.fromkeys(c for declaration in declarations for c in candidates_of(declaration))
         )
 
-    def places_with_candidates(self, tree: ast.Module, source: str) -> Dict[Place, bool]:
+    def places_with_candidates(
+        self, tree: ast.Module, source: str, path: Optional[str] = None
+    ) -> Dict[Place, bool]:
         """Where the candidates are: each top-level statement that holds one, and for a class,
         each statement of its body that does; for each, whether a candidate there asks who
-        calls its function (``timed``: a deadline may be set by a caller)."""
-        return _ModuleScreen(self, tree, source).run()
+        calls its function (``timed``: a deadline may be set by a caller). ``path`` finds the
+        modules of the project that names imported from it are defined in (modules.py)."""
+        return _ModuleScreen(self, tree, source, path).run()
 
 
 class Place(NamedTuple):
@@ -164,12 +194,28 @@ class _Scope(NamedTuple):
 class _ModuleScreen:
     """One module: its aliases, and the walk."""
 
-    def __init__(self, screen: Screen, tree: ast.Module, source: str) -> None:
+    def __init__(self, screen: Screen, tree: ast.Module, source: str, path: Optional[str]) -> None:
         self.screen = screen
         self.words = screen.words
         self.tree = tree
         self.source = source
         self.bound = _bindings(tree)
+        # What names imported from the project stand for (`ERRORS` of `.const`), as tuples of
+        # the names their definitions hold; a definition that cannot be read defines nothing,
+        # as for the analysis.
+        # A dotted use (`const.ERRORS`) is looked up by its last part.
+        self.imported: Bindings = {}
+        imported = imported_definitions_text(source, path)
+        for definition in ast.parse(imported).body if imported else ():
+            assert isinstance(definition, ast.Assign)
+            for target in definition.targets:
+                name = target.attr if isinstance(target, ast.Attribute) else target.id  # type: ignore[attr-defined]
+                self.imported.setdefault(name, []).append(definition.value)
+                if isinstance(target, ast.Name):
+                    self.bound.setdefault(name, []).append(definition.value)
+        # A generator may be a coroutine (`@asyncio.coroutine`, or run by `wait_for`) only in a
+        # module that says `yield from` (sites.ModuleContext.generator_coroutines).
+        self.generators_may_be_coroutines = "yield from" in source
         self._meanings: Dict[str, FrozenSet[str]] = {}
         self._timed: Optional[Set[str]] = None
         self._awaits: Dict[int, bool] = {}  # id() of a block -> has a cancellation point
@@ -192,7 +238,19 @@ class _ModuleScreen:
         """Does the statement hold a candidate, and does one of them ask who calls its
         function (a deadline set by a caller, ``timed``)?"""
         holds = False
-        for node, where in _statements(statement, scope, self._opens_timeout):
+        for node, where in _statements(statement, scope, self._opens_timeout, self._is_coroutine):
+            if isinstance(node, _FUNCTIONS):
+                holds = holds or any(
+                    candidate.site == EXIT and self._is_exit(node)
+                    for candidate in self.screen.candidates
+                )
+                continue
+            if isinstance(node, ast.Raise):
+                holds = holds or where.is_async and node.exc is not None and any(
+                    candidate.site == RAISE and self._may_name(node.exc, candidate.names)
+                    for candidate in self.screen.candidates
+                )
+                continue
             if not where.is_async or not isinstance(node, (*_TRY, *_WITH)):
                 continue
             for candidate in self.screen.candidates:
@@ -201,6 +259,23 @@ class _ModuleScreen:
                         return True, True
                     holds = True
         return holds, False
+
+    def _is_coroutine(self, function: ast.AST) -> bool:
+        """An ``async def``, or a generator that may be a generator-based coroutine."""
+        if isinstance(function, ast.AsyncFunctionDef):
+            return True
+        return self.generators_may_be_coroutines and any(
+            isinstance(node, (ast.Yield, ast.YieldFrom))
+            for statement in function.body  # type: ignore[attr-defined]
+            for node in _run_here([statement])
+        )
+
+    def _is_exit(self, function: ast.AST) -> bool:
+        """``__exit__``/``__aexit__``, or a function decorated as a context manager."""
+        return function.name in EXIT_METHODS or any(  # type: ignore[attr-defined]
+            self._may_be(decorator, CONTEXT_MANAGER_DECORATORS)
+            for decorator in function.decorator_list  # type: ignore[attr-defined]
+        )
 
     # -- a statement -----------------------------------------------------------------------------
     def _holds(self, statement: ast.stmt, candidate: Candidate, scope: _Scope) -> bool:
@@ -216,7 +291,7 @@ class _ModuleScreen:
         return known
 
     def _try_candidate(self, statement: ast.stmt, candidate: Candidate, scope: _Scope) -> bool:
-        if candidate.site == WITH:
+        if candidate.site not in (HANDLER, TRY):
             return False
         if candidate.body_awaits and not self._body_awaits(statement):
             return False
@@ -239,14 +314,25 @@ class _ModuleScreen:
         if candidate.raises is not None and not self._raises(clause.body, candidate.raises):
             return False
         if candidate.calls is not None:
-            methods = self.words.by_symbol[candidate.calls]
             return any(
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in methods
+                isinstance(node, ast.Call) and self._may_release(node.func)
                 for node in _run_here(clause.body)
             )
         return True
+
+    def _may_release(self, func: ast.expr) -> bool:
+        """May a call of ``func`` release a resource, as CAN111 judges: a cleanup method, a
+        name with a cleanup word in it (or ``fail``), a hand-back to a pool?"""
+        if isinstance(func, ast.Attribute):
+            name = func.attr
+        elif isinstance(func, ast.Name):
+            name = func.id
+        else:
+            return False
+        if name in self.words.by_symbol[Named.CLEANUP] or name in HANDS_BACK:
+            return True
+        words = {word.lower() for word in _WORD.findall(name)}
+        return FAILS in words or not words.isdisjoint(self.words.cleanup_words)
 
     def _with_candidate(self, statement: ast.stmt, candidate: Candidate) -> bool:
         if candidate.site != WITH:
@@ -275,7 +361,7 @@ class _ModuleScreen:
         return False
 
     def _opens_timeout(self, statement: ast.stmt) -> bool:
-        return isinstance(statement, ast.AsyncWith) and any(
+        return isinstance(statement, _WITH) and any(
             isinstance(item.context_expr, ast.Call)
             and self._may_be(item.context_expr.func, self.words.timeout_managers)
             for item in statement.items
@@ -295,7 +381,9 @@ class _ModuleScreen:
         its text (with those of the functions nested in it)."""
         wait_for = "|".join(map(re.escape, aliases_of("wait_for", self.bound)))
         seeds = set(re.findall(rf"\b(?:{wait_for})[\s\\(]*\(\s*{_CALLEE}", self.source))
-        for statement, scope in _statements_of(self.tree.body, self._opens_timeout):
+        for statement, scope in _statements_of(
+            self.tree.body, self._opens_timeout, self._is_coroutine
+        ):
             if scope.in_timeout:
                 seeds.update(
                     _callee_name(node.value.func)
@@ -337,7 +425,10 @@ class _ModuleScreen:
         if isinstance(expression, ast.Name):
             return self._name_meanings(expression.id)
         if isinstance(expression, ast.Attribute):
-            return frozenset({expression.attr})
+            found = {expression.attr}
+            for value in self.imported.get(expression.attr, ()):
+                found |= _spelled(value)
+            return frozenset(found)
         if isinstance(expression, ast.Call):
             return self._expression_meanings(expression.func)
         if isinstance(expression, (ast.Tuple, ast.List, ast.Set)):
@@ -380,6 +471,17 @@ class _ModuleScreen:
             return self._value_names(value.value, found)
         found |= self._expression_meanings(value)
         return []
+
+
+def _spelled(definition: ast.expr) -> Set[str]:
+    """The last parts of the names that an imported definition (modules.py writes each as a
+    tuple of qualified names, already followed) holds."""
+    elements = definition.elts if isinstance(definition, ast.Tuple) else [definition]
+    return {
+        element.attr if isinstance(element, ast.Attribute)
+        else element.id if isinstance(element, ast.Name) else _ANYTHING
+        for element in elements
+    }
 
 
 def aliases_of(
@@ -458,10 +560,12 @@ def _functions_and_methods(body: List[ast.stmt]) -> Iterator[ast.AST]:
             yield from (member for member in statement.body if isinstance(member, _FUNCTIONS))
 
 
-def _statements_of(body: List[ast.stmt], opens_timeout) -> Iterator[Tuple[ast.stmt, "_Scope"]]:
+def _statements_of(
+    body: List[ast.stmt], opens_timeout, is_coroutine
+) -> Iterator[Tuple[ast.stmt, "_Scope"]]:
     outside = _Scope(None, False, False)
     for statement in body:
-        yield from _statements(statement, outside, opens_timeout)
+        yield from _statements(statement, outside, opens_timeout, is_coroutine)
 
 
 def _own_nodes(statement: ast.stmt) -> Iterator[ast.AST]:
@@ -506,7 +610,10 @@ def _all_statements(block: List[ast.stmt]) -> Iterator[ast.stmt]:
 
 
 def _statements(
-    statement: ast.stmt, scope: _Scope, opens_timeout: Callable[[ast.stmt], bool]
+    statement: ast.stmt,
+    scope: _Scope,
+    opens_timeout: Callable[[ast.stmt], bool],
+    is_coroutine: Callable[[ast.AST], bool],
 ) -> Iterator[Tuple[ast.stmt, _Scope]]:
     """``statement`` and every statement inside it, each with its scope."""
     stack = [(statement, scope)]
@@ -514,7 +621,7 @@ def _statements(
         current, where = stack.pop()
         yield current, where
         if isinstance(current, _FUNCTIONS):
-            inner = _Scope(current, isinstance(current, ast.AsyncFunctionDef), False)
+            inner = _Scope(current, is_coroutine(current), False)
         elif isinstance(current, ast.ClassDef):
             inner = _Scope(None, False, False)
         elif where.is_async and not where.in_timeout and opens_timeout(current):
@@ -539,7 +646,8 @@ def _has_cancellation_point(block: List[ast.stmt]) -> bool:
     """An ``await``, ``async for``, ``async with`` or async comprehension outside nested scopes
     (shields and generator expressions are syntax.has_cancellation_point's to judge)."""
     for node in _run_here(block):
-        if isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith)):
+        # `yield from` suspends a generator-based coroutine
+        if isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith, ast.YieldFrom)):
             return True
         if isinstance(node, ast.comprehension) and node.is_async:
             return True
