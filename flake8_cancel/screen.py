@@ -66,6 +66,9 @@ class Candidate(NamedTuple):
     calls: Optional[Named] = None  # the handler calls a method of this group (CLEANUP)
     timed: bool = False  # the code may run under a deadline (deadlines.py)
     finally_exits: bool = False  # the try's finally holds a return, break or continue
+    # every path of the handler may end propagating: its last statement may raise, or call
+    # something that never returns or re-raises what it is given (flow.PROPAGATING_EXITS)
+    ends_propagating: bool = False
 
 
 Declaration = Union[Candidate, Tuple[Candidate, ...]]
@@ -73,10 +76,13 @@ Declaration = Union[Candidate, Tuple[Candidate, ...]]
 
 def handler(
     *names: Named, body_awaits: bool = True, raises: Optional[Named] = None,
-    calls: Optional[Named] = None, timed: bool = False,
+    calls: Optional[Named] = None, timed: bool = False, ends_propagating: bool = False,
 ) -> Candidate:
     """An ``except`` clause that may name one of ``names`` (BARE: a bare ``except:``)."""
-    return Candidate(HANDLER, frozenset(names), body_awaits, raises, calls, timed)
+    return Candidate(
+        HANDLER, frozenset(names), body_awaits, raises, calls, timed,
+        ends_propagating=ends_propagating,
+    )
 
 
 def suppressing_with(*names: Named) -> Candidate:
@@ -271,10 +277,29 @@ class _ModuleScreen:
         )
 
     def _is_exit(self, function: ast.AST) -> bool:
-        """``__exit__``/``__aexit__``, or a function decorated as a context manager."""
-        return function.name in EXIT_METHODS or any(  # type: ignore[attr-defined]
+        """An exit that may convert a cancellation: ``__exit__``/``__aexit__`` or a function
+        decorated as a context manager, that raises (or, for the methods, passes what it is
+        given to a method of its class, ``self.m(exc)``) and may test for the cancellation."""
+        own = list(_run_here(function.body))  # type: ignore[attr-defined]
+        if function.name in EXIT_METHODS:  # type: ignore[attr-defined]
+            if any(
+                isinstance(node, ast.Call) and node.args and _callee_name(node.func) is not None
+                and isinstance(node.func, ast.Attribute)
+                for node in own
+            ):
+                return True  # the method it calls is kept with it, and judged (regions.py)
+        elif not any(
             self._may_be(decorator, CONTEXT_MANAGER_DECORATORS)
             for decorator in function.decorator_list  # type: ignore[attr-defined]
+        ):
+            return False
+        cancellation = self.words.by_symbol[Named.CANCELLATION]
+        # A test for the cancellation names its class (names.Vocabulary.tests_cancellation):
+        # a name bound to a constant or a call result counts for nothing here.
+        return any(isinstance(node, ast.Raise) and node.exc is not None for node in own) and any(
+            isinstance(node, (ast.Name, ast.Attribute))
+            and not self._expression_meanings(node).isdisjoint(cancellation)
+            for node in own
         )
 
     # -- a statement -----------------------------------------------------------------------------
@@ -312,6 +337,8 @@ class _ModuleScreen:
         elif not self._may_name(clause.type, candidate.names):
             return False
         if candidate.raises is not None and not self._raises(clause.body, candidate.raises):
+            return False
+        if candidate.ends_propagating and not _may_end_propagating(clause.body):
             return False
         if candidate.calls is not None:
             return any(
@@ -652,6 +679,24 @@ def _has_cancellation_point(block: List[ast.stmt]) -> bool:
         if isinstance(node, ast.comprehension) and node.is_async:
             return True
     return False
+
+
+def _may_end_propagating(block: List[ast.stmt]) -> bool:
+    """May every path through the block end propagating an exception? Not when its last
+    statement is a simple one that neither raises nor calls nor awaits (``return``, ``pass``,
+    an assignment of a constant): the path through it falls off the end or returns."""
+    last = block[-1]
+    if not isinstance(last, _SIMPLE):
+        return True
+    return any(isinstance(node, _MAY_PROPAGATE) for node in _run_here([last]))
+
+
+_SIMPLE = (
+    ast.Return, ast.Pass, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Delete,
+    ast.Break, ast.Continue, ast.Global, ast.Nonlocal, ast.Import, ast.ImportFrom, ast.Raise,
+    ast.Assert,
+)
+_MAY_PROPAGATE = (ast.Raise, ast.Call, ast.Await, ast.YieldFrom)
 
 
 def _has_exit(block: List[ast.stmt]) -> bool:

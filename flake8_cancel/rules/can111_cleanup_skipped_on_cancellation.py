@@ -164,7 +164,7 @@ class CleanupSkippedOnCancellation(Rule):
     fix_safety = FixSafety.SOMETIMES
     # `Exception` (an except clause, or an alias of it) and the name of a cleanup method.
     gate = _gate(CLEANUP_METHODS)
-    screen = handler(Named.EXCEPTION, calls=Named.CLEANUP)
+    screen = handler(Named.EXCEPTION, calls=Named.CLEANUP, ends_propagating=True)
 
     @classmethod
     def gate_pattern(cls, settings):
