@@ -32,7 +32,7 @@ from flake8_cancel.names import FAILS, HANDS_BACK, NAME_WORD as _WORD, last_name
 from flake8_cancel.settings import Settings
 
 # -- the vocabulary of the declarations ------------------------------------------------------------
-HANDLER, TRY, WITH, RAISE, EXIT = "handler", "try", "with", "raise", "exit"
+HANDLER, TRY, WITH, RAISE, EXIT, FUNCTION = "handler", "try", "with", "raise", "exit", "function"
 # A context manager's exit, where CAN113 looks: these methods, and functions decorated so.
 EXIT_METHODS = ("__exit__", "__aexit__")
 CONTEXT_MANAGER_DECORATORS = frozenset({"contextmanager", "asynccontextmanager"})
@@ -57,7 +57,8 @@ class Candidate(NamedTuple):
     """A site that a rule could report: every field is a necessary condition."""
 
     # HANDLER, TRY, WITH or RAISE, in a coroutine function (not in a nested def or class); EXIT:
-    # a function named ``__exit__``/``__aexit__`` or decorated ``@contextmanager``, async or not
+    # a function named ``__exit__``/``__aexit__`` or decorated ``@contextmanager``, async or not;
+    # FUNCTION: any function
     site: str
     # the clause, or a suppress() item, may name one of these (for a with: none, any with)
     names: FrozenSet[Named] = frozenset()
@@ -111,6 +112,11 @@ def exit_function() -> Candidate:
     class it calls, which the regions keep), or a ``@contextmanager``/``@asynccontextmanager``
     function."""
     return Candidate(EXIT, body_awaits=False)
+
+
+def any_function() -> Candidate:
+    """Any ``def`` or ``async def``: the loosest candidate of a rule that judges functions."""
+    return Candidate(FUNCTION, body_awaits=False)
 
 
 def candidates_of(declaration: Declaration) -> Tuple[Candidate, ...]:
@@ -172,6 +178,8 @@ class Screen:
         self.candidates = list(
             dict.fromkeys(c for declaration in declarations for c in candidates_of(declaration))
         )
+        self.looks_for_exits = any(candidate.site == EXIT for candidate in self.candidates)
+        self.every_function = any(candidate.site == FUNCTION for candidate in self.candidates)
 
     def places_with_candidates(
         self, tree: ast.Module, source: str, path: Optional[str] = None
@@ -246,9 +254,8 @@ class _ModuleScreen:
         holds = False
         for node, where in _statements(statement, scope, self._opens_timeout, self._is_coroutine):
             if isinstance(node, _FUNCTIONS):
-                holds = holds or any(
-                    candidate.site == EXIT and self._is_exit(node)
-                    for candidate in self.screen.candidates
+                holds = holds or self.screen.every_function or (
+                    self.screen.looks_for_exits and self._is_exit(node)
                 )
                 continue
             if isinstance(node, ast.Raise):
@@ -280,19 +287,20 @@ class _ModuleScreen:
         """An exit that may convert a cancellation: ``__exit__``/``__aexit__`` or a function
         decorated as a context manager, that raises (or, for the methods, passes what it is
         given to a method of its class, ``self.m(exc)``) and may test for the cancellation."""
+        is_exit_method = function.name in EXIT_METHODS  # type: ignore[attr-defined]
+        if not is_exit_method and not any(
+            self._may_be(decorator, CONTEXT_MANAGER_DECORATORS)
+            for decorator in function.decorator_list  # type: ignore[attr-defined]
+        ):
+            return False
         own = list(_run_here(function.body))  # type: ignore[attr-defined]
-        if function.name in EXIT_METHODS:  # type: ignore[attr-defined]
+        if is_exit_method:
             if any(
                 isinstance(node, ast.Call) and node.args and _callee_name(node.func) is not None
                 and isinstance(node.func, ast.Attribute)
                 for node in own
             ):
                 return True  # the method it calls is kept with it, and judged (regions.py)
-        elif not any(
-            self._may_be(decorator, CONTEXT_MANAGER_DECORATORS)
-            for decorator in function.decorator_list  # type: ignore[attr-defined]
-        ):
-            return False
         cancellation = self.words.by_symbol[Named.CANCELLATION]
         # A test for the cancellation names its class (names.Vocabulary.tests_cancellation):
         # a name bound to a constant or a call result counts for nothing here.

@@ -31,6 +31,7 @@ SCREENS = {
     "handler": ("handler(Named.ANY, body_awaits=False)", "Named, handler"),
     "try": ("try_statement(body_awaits=False)", "try_statement"),
     "with": ("with_statement(body_awaits=False)", "with_statement"),
+    "function": ("any_function()", "any_function"),
 }
 
 RULE_TEMPLATE = '''\
