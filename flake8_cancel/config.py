@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Sequence, Tuple
+import re
+from functools import lru_cache
+from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Sequence, Tuple
 
 from flake8_cancel.options import (
     CODES,
@@ -173,13 +175,13 @@ class RunConfig(NamedTuple):
     def excludes(self, path: str) -> bool:
         """flake8's rule: a pattern matches the file's name, or its path from the pattern's
         folder (a folder's pattern also matches what is in it)."""
-        return any(_matches(pattern, path, folder) for folder, pattern in self.exclude)
+        return _excluder(self.exclude)(path)
 
     def ignored_codes(self, path: str) -> Tuple[str, ...]:
         return tuple(
             code
             for folder, pattern, codes in self.per_file_ignores
-            if _matches(pattern, path, folder)
+            if _excluder(((folder, pattern),))(path)
             for code in codes
         )
 
@@ -195,13 +197,42 @@ class RunConfig(NamedTuple):
         return relative != "." and not relative.startswith("..")
 
 
-def _matches(pattern: str, path: str, folder: str) -> bool:
-    relative = os.path.relpath(os.path.abspath(path), folder).replace(os.sep, "/")
-    return (
-        fnmatch.fnmatch(os.path.basename(os.path.abspath(path)), pattern)
-        or fnmatch.fnmatch(relative, pattern)
-        or fnmatch.fnmatch(relative, pattern.rstrip("/") + "/*")
-    )
+@lru_cache(maxsize=256)
+def _excluder(patterns: Patterns) -> Callable[[str], bool]:
+    """Does one of ``patterns`` match a path (``RunConfig.excludes``)? The walk asks this of
+    every file and folder, so the patterns of each folder are compiled into one expression for
+    names and one for relative paths (``fnmatch``'s own translation: ``*`` crosses ``/``)."""
+    by_folder: Dict[str, List[str]] = {}
+    for folder, pattern in patterns:
+        by_folder.setdefault(os.path.abspath(folder), []).append(pattern)
+    compiled = [
+        (
+            folder,
+            re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in found)),
+            re.compile("|".join(
+                fnmatch.translate(os.path.normcase(written))
+                for p in found
+                for written in (p, p.rstrip("/") + "/*")
+            )),
+        )
+        for folder, found in by_folder.items()
+    ]
+
+    def matches(path: str) -> bool:
+        absolute = os.path.abspath(path)
+        name = os.path.normcase(os.path.basename(absolute))
+        for folder, names, relatives in compiled:
+            if names.match(name):
+                return True
+            if absolute.startswith(folder + os.sep):
+                relative = absolute[len(folder) + 1:]
+            else:
+                relative = os.path.relpath(absolute, folder)
+            if relatives.match(os.path.normcase(relative).replace(os.sep, "/")):
+                return True
+        return False
+
+    return matches
 
 
 def build_config(

@@ -1,10 +1,13 @@
-"""Orchestration: source -> gate -> parse -> sites -> rules -> findings. Nothing else.
+"""Orchestration: source -> gate -> screen -> parse -> sites -> rules -> findings. Nothing else.
 
 Used by the flake8 plugin, the command line and the fixer alike. Speed is part of the design:
 - the gate (gate.py) is a text search: a file without ``async`` or without anything a rule
   could match is never parsed by libcst. A file that fails it on its own text is searched once
   more with what the names it imports from its project and catches stand for (an exception
   tuple in ``const.py``): only those definitions are read, by CPython's ``ast`` (modules.py);
+- the screen (screen.py) looks on CPython's ``ast`` for the sites an enabled rule could report:
+  a file without one never reaches libcst (nor is libcst imported, lazy.py), and of a file with
+  one, libcst parses only the regions that can matter (regions.py);
 - the site walker (sites.py) visits statements only, and the facts about a site are computed
   lazily, once, and shared by every rule;
 - positions are computed only for a module that has findings, from CPython's ``ast`` rather than
@@ -16,17 +19,21 @@ from __future__ import annotations
 import ast
 import time
 from contextlib import contextmanager
-from typing import Counter, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type
+from typing import (
+    Callable, Counter, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type,
+)
 
 import libcst as cst
 
 from flake8_cancel.gate import Gate, GateText
 from flake8_cancel.positions import positions
+from flake8_cancel.regions import Region, region_for
 from flake8_cancel.registry import Finding, Rule
 from flake8_cancel.rules import all_rules
+from flake8_cancel.screen import Screen
 from flake8_cancel.settings import DEFAULT_TARGET_VERSION, Settings
 from flake8_cancel.sites import ModuleContext, Site, collect_sites
-from flake8_cancel.source import UncheckableFile, parse, refuse_deep_nesting, screen_with_python
+from flake8_cancel.source import UncheckableFile, parse, python_tree_of, refuse_deep_nesting
 
 TargetVersion = Tuple[int, int]
 
@@ -68,7 +75,8 @@ class Statistics:
         )
         return (
             f"files: {counts['files']} checked, {counts['gate passed']} passed the gate, "
-            f"{counts['parsed']} parsed by libcst, {counts['findings']} findings\n"
+            f"{counts['parsed']} parsed by libcst ({counts['parsed whole']} whole), "
+            f"{counts['findings']} findings\n"
             f"seconds, summed over workers: {stages}"
         )
 
@@ -90,6 +98,12 @@ class RuleSet:
         indexing = [rule for rule in rules if type(rule).needs_call_index]
         self.call_index_gate = (
             Gate(type(rule).gate_pattern(settings) for rule in indexing) if indexing else None
+        )
+        declarations = [type(rule).screen for rule in rules]
+        # A rule that declares no candidates sees every file its gate lets through, whole.
+        self.screen = (
+            Screen(declarations, settings)  # type: ignore[arg-type]
+            if all(declaration is not None for declaration in declarations) else None
         )
 
 
@@ -150,25 +164,68 @@ class Engine:
         ``path`` locates the project: its pyproject.toml for the target version, and the
         modules that names imported from the project are defined in.
         ``python_tree`` is the running Python's ``ast`` of this text, when there is one already
-        (flake8 has it); otherwise CPython's parser screens the text first, see
-        ``source.screen_with_python``. It also says where findings are (positions.py).
+        (flake8 has it); otherwise CPython's parser builds one (``source.python_tree_of``). The
+        screen looks for candidates on it (screen.py), and it says where findings are
+        (positions.py).
         """
         stats = self.statistics
         stats.counts["files"] += 1
         target_version = self.target_version_if_admitted(source, path)
         if target_version is None:
             return []
-        with stats.timing("screen"):
-            if python_tree is None:
-                python_tree = screen_with_python(source)
-            else:
-                refuse_deep_nesting(python_tree)
-        with stats.timing("parse"):
-            module = parse(source)
-        stats.counts["parsed"] += 1
-        issues = self.analyze_module(module, source, target_version, python_tree, path)
+        issues = self.analyze_admitted(source, target_version, python_tree, path)
         stats.counts["findings"] += len(issues)
         return issues
+
+    def analyze_admitted(
+        self,
+        source: str,
+        target_version: TargetVersion,
+        python_tree: Optional[ast.AST] = None,
+        path: Optional[str] = None,
+    ) -> List[Issue]:
+        """``analyze`` for a text that passed the gate for this target version: the screen,
+        then libcst on what can matter (the regions, or the whole module)."""
+        stats = self.statistics
+        rule_set = self.rule_set(target_version)
+        if rule_set is None:
+            return []
+        region: Optional[Region] = None
+        with stats.timing("screen"):
+            if python_tree is None:
+                python_tree = python_tree_of(source)
+            if python_tree is not None and rule_set.screen is not None:
+                assert isinstance(python_tree, ast.Module)
+                candidates = rule_set.screen.places_with_candidates(python_tree, source, path)
+                if not candidates:
+                    return []
+                region = region_for(python_tree, source, candidates)
+        stats.counts["parsed"] += 1  # files that reach libcst, by a region or whole
+        if region is not None:
+            issues = self.analyze_region(region, source, target_version, path)
+            if issues is not None:
+                return issues
+        if python_tree is not None:
+            refuse_deep_nesting(python_tree)
+        with stats.timing("parse"):
+            module = parse(source)
+        stats.counts["parsed whole"] += 1
+        return self.analyze_module(module, source, target_version, python_tree, path)
+
+    def analyze_region(
+        self, region: Region, source: str, target_version: TargetVersion, path: Optional[str]
+    ) -> Optional[List[Issue]]:
+        """The findings of the module, from its region; None where the whole module must tell:
+        libcst refuses the region (the whole file's parse says why)."""
+        refuse_deep_nesting(region.tree)
+        with self.statistics.timing("parse"):
+            try:
+                module = parse(region.text)
+            except UncheckableFile:
+                return None
+        return self.analyze_module(
+            module, source, target_version, region.tree, path, region.file_line
+        )
 
     def analyze_module(
         self,
@@ -177,11 +234,16 @@ class Engine:
         target_version: TargetVersion = DEFAULT_TARGET_VERSION,
         python_tree: Optional[ast.AST] = None,
         path: Optional[str] = None,
+        file_line: Optional[Callable[[int], int]] = None,
     ) -> List[Issue]:
         """Findings in a parsed module. ``python_tree``: CPython's ``ast`` of ``source``, if
         at hand (else it is parsed when there are findings to place). ``path`` tells whether
         the target version was declared (by an option or the project) or only assumed, and
-        where the modules are that names imported from the project are defined in."""
+        where the modules are that names imported from the project are defined in.
+
+        ``module`` may be a region of ``source`` (regions.py): then ``python_tree`` is its
+        ``ast`` (the file's own nodes) and ``file_line`` maps a line of the region's text to
+        the file's."""
         rule_set = self.rule_set(target_version)
         if rule_set is None:
             return []
@@ -191,7 +253,9 @@ class Engine:
             if not found:
                 return []
             with self.statistics.timing("positions"):
-                where = positions(module, source, [node for node, _, _ in found], python_tree)
+                where = positions(
+                    module, source, [node for node, _, _ in found], python_tree, file_line
+                )
         except RecursionError:
             raise UncheckableFile("skipped: too deeply nested") from None
         issues = []

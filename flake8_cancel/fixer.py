@@ -30,7 +30,8 @@ from flake8_cancel.source import (
     UncheckableFile,
     decode_source,
     parse_bytes,
-    screen_with_python,
+    python_tree_of,
+    refuse_deep_nesting,
 )
 from flake8_cancel.syntax import physical_lines
 
@@ -82,9 +83,20 @@ def fix_bytes(
     target_version = engine.target_version_if_admitted(text, path)
     if target_version is None:
         return FixResult(data, Counter(), [])
-    python_tree = screen_with_python(text)
+    python_tree = python_tree_of(text)
+    # Most files that pass the gate hold nothing to fix: the screen and the regions tell that
+    # without parsing the whole file (engine.analyze_admitted). Where there are findings, the
+    # whole file is parsed and fixed, since fixes rebuild it.
+    parsed_whole = stats.counts["parsed whole"]
+    if python_tree is not None:
+        if not engine.analyze_admitted(text, target_version, python_tree, path):
+            return FixResult(data, Counter(), [])
+        refuse_deep_nesting(python_tree)
+    else:
+        stats.counts["parsed"] += 1
     module = parse_bytes(data)
-    stats.counts["parsed"] += 1
+    if stats.counts["parsed whole"] == parsed_whole:
+        stats.counts["parsed whole"] += 1
     # The text and bytes of `module`, kept beside it: libcst's code generation is the costly
     # part of fixing, so it runs once per round that changed something, never to re-read.
     current_text, current_data = text, data

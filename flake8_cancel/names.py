@@ -14,6 +14,7 @@ exception types, a function that never returns. ``Bindings`` asks for the defini
 from __future__ import annotations
 
 import builtins
+import re
 from functools import cached_property
 from typing import (
     Callable,
@@ -110,6 +111,12 @@ CLEANUP_METHODS = frozenset(
         "shutdown", "unlink", "set_exception", "set_result",
     }
 )
+# A connection handed back to the pool or queue it was taken from releases it (CAN111).
+HANDS_BACK = ("put", "put_nowait", "append", "appendleft")
+# Failing a connection tears it down (`protocol.fail(code)`), when the handler then waits.
+FAILS = "fail"
+# The words of a name, for a cleanup word inside it (`adb_close`, `closeConnection`).
+NAME_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # asyncio's own TimeoutError: a class of its own before Python 3.11, the builtin since.
 ASYNCIO_TIMEOUT_ERROR: QualifiedNames = frozenset(
     {"asyncio.TimeoutError", "asyncio.exceptions.TimeoutError"}

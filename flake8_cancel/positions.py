@@ -15,7 +15,7 @@ disagree on a node's type) falls back to PositionProvider, so a position is neve
 from __future__ import annotations
 
 import ast
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Type
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type
 
 import libcst as cst
 
@@ -43,8 +43,11 @@ def positions(
     source: str,
     nodes: Sequence[cst.CSTNode],
     python_tree: Optional[ast.AST] = None,
+    file_line: Optional[Callable[[int], int]] = None,
 ) -> Dict[int, Position]:
-    """``id(node)`` -> (line, column) of where each node starts, as PositionProvider says."""
+    """``id(node)`` -> (line, column) of where each node starts in ``source``, as
+    PositionProvider says. ``module`` may be a region of ``source`` (regions.py): then
+    ``python_tree`` is its ``ast`` and ``file_line`` maps a line of its text to the file's."""
     if python_tree is None:
         python_tree = _parse(source)
     if python_tree is not None:
@@ -54,7 +57,11 @@ def positions(
     from libcst.metadata import MetadataWrapper, PositionProvider
 
     resolved = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    return {id(node): (resolved[node].start.line, resolved[node].start.column) for node in nodes}
+    line_of = file_line or (lambda line: line)
+    return {
+        id(node): (line_of(resolved[node].start.line), resolved[node].start.column)
+        for node in nodes
+    }
 
 
 def _parse(source: str) -> Optional[ast.AST]:

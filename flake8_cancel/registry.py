@@ -27,6 +27,7 @@ import libcst as cst
 
 from flake8_cancel.edits import Fix
 from flake8_cancel.gate import GatePattern
+from flake8_cancel.screen import Declaration
 from flake8_cancel.settings import Settings
 from flake8_cancel.sites import FunctionSite, HandlerSite, Site, TrySite, WithSite
 
@@ -81,6 +82,11 @@ class Rule:
     # The cheap gate: a regular expression that any file able to break this rule must match, or
     # a tuple of them that must all match (each a plain search: no lookahead over the file).
     gate: ClassVar[GatePattern]
+    # The screen: what a site must have for this rule to judge it, on CPython's ast (screen.py:
+    # `handler(CANCELLATION)`, a tuple of several). A necessary condition of a finding, looser
+    # than the rule; a file without such a site is never parsed by libcst. None: every file
+    # that passes the gate is parsed whole.
+    screen: ClassVar[Optional[Declaration]] = None
     # The rule asks which functions run under a deadline (deadlines.py): the traversal then also
     # indexes the module's awaits, in files that pass this rule's gate.
     needs_call_index: ClassVar[bool] = False

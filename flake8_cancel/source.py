@@ -50,6 +50,16 @@ def screen_with_python(source: str) -> Optional[ast.AST]:
     may be newer syntax that libcst knows and this Python does not. Returns CPython's tree, or
     None for such a syntax error.
     """
+    tree = python_tree_of(source)
+    if tree is not None:
+        refuse_deep_nesting(tree)
+    return tree
+
+
+def python_tree_of(source: str) -> Optional[ast.AST]:
+    """CPython's tree of the text, refusing what CPython's parser cannot take (see
+    ``screen_with_python``), but not yet measured for nesting: only what libcst will parse
+    needs to be (the engine parses the regions of a module that can matter, regions.py)."""
     try:
         tree = ast.parse(source)
     except (RecursionError, MemoryError):
@@ -62,7 +72,6 @@ def screen_with_python(source: str) -> Optional[ast.AST]:
     except ValueError:  # Python < 3.12 reports a NUL byte this way
         raise UncheckableFile("contains a NUL byte") from None
     else:
-        refuse_deep_nesting(tree)
         return tree
     return None
 

@@ -26,6 +26,13 @@ HOOKS = {
     "with": ("WithSite", "report_with", "Iterable[cst.CSTNode]", "return ()"),
     "function": ("FunctionSite", "report_function", "Iterable[cst.CSTNode]", "return ()"),
 }
+# The loosest candidate of each kind of site (screen.py), for the rule to narrow.
+SCREENS = {
+    "handler": ("handler(Named.ANY, body_awaits=False)", "Named, handler"),
+    "try": ("try_statement(body_awaits=False)", "try_statement"),
+    "with": ("with_statement(body_awaits=False)", "with_statement"),
+    "function": ("any_function()", "any_function"),
+}
 
 RULE_TEMPLATE = '''\
 {imports}
@@ -68,6 +75,8 @@ class {class_name}(Rule):
     fix_safety = FixSafety.NONE
     # A regular expression that every file able to hold a finding matches (gate.py).
     gate = r"TODO"
+    # What every site the rule reports has, on CPython's ast (screen.py); TODO: narrow it.
+    screen = {screen}
 
     def {hook}(self, site: {site_class}) -> {returns}:
         {body}
@@ -109,7 +118,9 @@ def main() -> int:
             parser.error(f"{path.relative_to(ROOT)} exists already")
 
     site_class, hook, returns, body = HOOKS[options.site]
+    screen, screen_names = SCREENS[options.site]
     imports = ["from flake8_cancel.registry import FixSafety, Rule, register",
+               f"from flake8_cancel.screen import {screen_names}",
                f"from flake8_cancel.sites import {site_class}"]
     if options.site != "handler":
         imports = ["from typing import Iterable", "", "import libcst as cst", "", *imports]
@@ -118,7 +129,7 @@ def main() -> int:
     class_name = "".join(part.capitalize() for part in slug.split("-"))
     module.write_text(RULE_TEMPLATE.format(
         imports="\n".join(imports) + "\n", class_name=class_name, code=code, slug=slug,
-        hook=hook, site_class=site_class, returns=returns, body=body,
+        hook=hook, site_class=site_class, returns=returns, body=body, screen=screen,
     ), encoding="utf-8")
     fixture.write_text(FIXTURE_TEMPLATE.format(code=code), encoding="utf-8")
 

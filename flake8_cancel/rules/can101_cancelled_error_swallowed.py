@@ -3,6 +3,7 @@ from __future__ import annotations
 from flake8_cancel.edits import reraise_at_end
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite
 
 
@@ -161,6 +162,7 @@ class CancelledErrorSwallowed(Rule):
     message = "CancelledError is swallowed; re-raise it with bare 'raise' after cleanup"
     fix_safety = FixSafety.SOMETIMES
     gate = r"CancelledError"
+    screen = handler(Named.CANCELLATION)
 
     @classmethod
     def gate_pattern(cls, settings):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from flake8_cancel.edits import reraise_at_end
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite
 
 
@@ -79,6 +80,7 @@ class CancelledErrorReraisePartial(Rule):
     message = "CancelledError is re-raised on some paths only; re-raise it on every path"
     fix_safety = FixSafety.UNSAFE
     gate = r"CancelledError"
+    screen = handler(Named.CANCELLATION)
 
     @classmethod
     def gate_pattern(cls, settings):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flake8_cancel.sites import HandlerSite
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.edits import let_cancellation_through
 
 
@@ -95,6 +96,7 @@ class BareExceptSwallowsCancellation(Rule):
     message = "bare 'except:' around an await swallows cancellation; re-raise CancelledError first"
     fix_safety = FixSafety.SOMETIMES
     gate = r"except\s*:"
+    screen = handler(Named.BARE)
 
     def check_handler(self, site: HandlerSite) -> bool:
         return site.catch.bare and site.swallows_cancellation

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flake8_cancel.sites import HandlerSite
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.edits import let_cancellation_through
 
 
@@ -71,6 +72,7 @@ class BaseExceptionSwallowsCancellation(Rule):
     message = "'except BaseException' around an await swallows cancellation; re-raise it or catch Exception"
     fix_safety = FixSafety.SOMETIMES
     gate = r"BaseException"
+    screen = handler(Named.BASE_EXCEPTION)
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (

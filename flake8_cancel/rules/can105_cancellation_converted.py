@@ -4,6 +4,7 @@ from flake8_cancel.flow import Exit, receives_cancellation
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.names import Vocabulary
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite, RaisePlace
 from flake8_cancel.syntax import has_cancellation_point
 
@@ -141,6 +142,7 @@ class CancellationConverted(Rule):
     trio_message = "cancellation is converted into another exception; re-raise it with bare 'raise'"
     fix_safety = FixSafety.NONE
     gate = r"CancelledError|BaseException|except\s*:"
+    screen = handler(Named.CANCELLATION, Named.BASE_EXCEPTION, Named.BARE, raises=Named.ANY)
 
     @classmethod
     def gate_pattern(cls, settings):

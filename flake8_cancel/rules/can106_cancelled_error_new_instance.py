@@ -8,6 +8,7 @@ from flake8_cancel.edits import Fix
 from flake8_cancel.fix_safety import cancels_its_own_scope
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import DIRECT, HandlerSite
 
 
@@ -102,6 +103,7 @@ class CancelledErrorNewInstance(Rule):
     fix_safety = FixSafety.SOMETIMES
     anchor = "raise"
     gate = r"CancelledError"
+    screen = handler(Named.CANCELLATION, Named.BASE_EXCEPTION, Named.BARE, body_awaits=False, raises=Named.CANCELLATION)
 
     @classmethod
     def gate_pattern(cls, settings):

@@ -7,6 +7,7 @@ import libcst as cst
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.names import last_names
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, suppressing_with
 from flake8_cancel.sites import WithSite
 
 @register
@@ -104,6 +105,7 @@ class CancellationSuppressed(Rule):
     anchor = r"[\w.]+\("
     # Both a suppressor's name and a name for what cancellation is, in any order.
     gate = ("suppress", "CancelledError|BaseException")
+    screen = suppressing_with(Named.CANCELLATION, Named.BASE_EXCEPTION)
 
     @classmethod
     def gate_pattern(cls, settings):

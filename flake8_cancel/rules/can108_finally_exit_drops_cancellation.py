@@ -7,6 +7,7 @@ import libcst as cst
 from flake8_cancel.flow import RAISING_EXITS
 from flake8_cancel.sites import HandlerSite, TrySite
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import try_statement
 from flake8_cancel.syntax import (
     BlockKind,
     Statement,
@@ -123,6 +124,7 @@ class FinallyExitDropsCancellation(Rule):
         r"(?m)^([ \t]*)finally\s*:[ \t]*(?:#[^\n]*)?\n(?:\1[ \t]+\S[^\n]*\n|[ \t]*\n)*?"
         r"\1[ \t]+(?:return|break|continue)\b|finally\s*:[ \t]*(?:return|break|continue)\b"
     )
+    screen = try_statement(finally_exits=True)
 
     def report_try(self, site: TrySite) -> List[cst.CSTNode]:
         finalbody = site.node.finalbody

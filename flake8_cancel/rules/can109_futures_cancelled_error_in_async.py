@@ -9,6 +9,7 @@ from flake8_cancel.edits import qualified_reference, rename_in_clause
 from flake8_cancel.flow import SWALLOWING_EXITS, Exit
 from flake8_cancel.names import FUTURES_CANCELLED_ERROR
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.syntax import descendants, method_receiver
 
 
@@ -117,6 +118,7 @@ class FuturesCancelledErrorInAsync(Rule):
     fix_safety = FixSafety.SOMETIMES
     # Every spelling imports it from concurrent.futures or asyncio.futures, and names the class.
     gate = ("CancelledError", "futures")
+    screen = handler(Named.FUTURES_CANCELLED)
 
     def check_handler(self, site: HandlerSite) -> bool:
         try_site = site.try_site

@@ -7,6 +7,7 @@ import libcst as cst
 from flake8_cancel.edits import Fix, prepend_statement, qualified_reference
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler, suppressing_with
 from flake8_cancel.sites import HandlerSite, WithSite
 from flake8_cancel.syntax import descendants
 
@@ -158,6 +159,7 @@ class ChildCancelSwallowsOwn(Rule):
     fix_safety = FixSafety.UNSAFE
     anchor = r"except|[\w.]+\("
     gate = (r"CancelledError|BaseException", r"cancel\s*\(")
+    screen = (handler(Named.CANCELLATION), suppressing_with(Named.CANCELLATION, Named.BASE_EXCEPTION))
 
     @classmethod
     def gate_pattern(cls, settings):

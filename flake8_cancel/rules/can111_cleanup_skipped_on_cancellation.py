@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-import re
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from flake8_cancel.edits import Fix
 from flake8_cancel.flow import Exit
-from flake8_cancel.names import CLEANUP_METHODS, Vocabulary
+from flake8_cancel.names import CLEANUP_METHODS, FAILS, HANDS_BACK, NAME_WORD, Vocabulary
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite, creates_plain_future
 from flake8_cancel.syntax import (
     BlockKind,
@@ -33,10 +33,6 @@ NOT_RELEASING = frozenset(
 )
 # A connection taken from a pool or queue (`conn = await queue.get()`) and handed back to it.
 TAKES = ("get", "get_nowait", "pop", "popleft", "acquire")
-HANDS_BACK = ("put", "put_nowait", "append", "appendleft")
-# Failing a connection tears it down (`protocol.fail(code)`), when the handler then waits.
-FAILS = "fail"
-_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 
 def _gate(methods: FrozenSet[str]) -> Tuple[str, str]:
@@ -168,6 +164,7 @@ class CleanupSkippedOnCancellation(Rule):
     fix_safety = FixSafety.SOMETIMES
     # `Exception` (an except clause, or an alias of it) and the name of a cleanup method.
     gate = _gate(CLEANUP_METHODS)
+    screen = handler(Named.EXCEPTION, calls=Named.CLEANUP, ends_propagating=True)
 
     @classmethod
     def gate_pattern(cls, settings):
@@ -225,8 +222,8 @@ def _names_another_librarys_cancellation(site: HandlerSite) -> bool:
     (``except trio.Cancelled:``, ``except anyio.get_cancelled_exc_class():``): the author has
     decided what happens on cancellation there too."""
     bindings = site.vocabulary.bindings
-    for handler in site.try_site.node.handlers:
-        for single in bindings.exception_types(handler.type):
+    for clause in site.try_site.node.handlers:
+        for single in bindings.exception_types(clause.type):
             if isinstance(single, cst.Call):
                 single = single.func
             last = (dotted_name(single) or "").rsplit(".", 1)[-1]
@@ -277,7 +274,7 @@ class _Releases:
             key = reference_key(first) if first is not None else None
             handed_back = receiver is not None and key is not None and key in self.taken
             return first if handed_back and self.taken[key] == reference_key(receiver) else None
-        words = [word.lower() for word in _WORD.findall(name)]
+        words = [word.lower() for word in NAME_WORD.findall(name)]
         if name not in self.methods:
             if not words or words[0] in NOT_RELEASING:
                 return None

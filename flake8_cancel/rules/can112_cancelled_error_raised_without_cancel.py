@@ -7,6 +7,7 @@ import libcst as cst
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.names import Vocabulary
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, raising
 from flake8_cancel.sites import FunctionSite
 from flake8_cancel.syntax import (
     BlockKind,
@@ -103,6 +104,7 @@ class CancelledErrorRaisedWithoutCancel(Rule):
     anchor = "raise"
     # A raise, and a cancellation class (any spelling names the class, or anyio's getter).
     gate = (r"\braise\b", r"CancelledError|get_cancelled_exc_class")
+    screen = raising(Named.CANCELLATION)
 
     @classmethod
     def gate_pattern(cls, settings):

@@ -8,6 +8,7 @@ import libcst as cst
 from flake8_cancel.gate import cancellation_names
 from flake8_cancel.names import Vocabulary
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import exit_function
 from flake8_cancel.sites import (
     EXIT_METHODS,
     FunctionSite,
@@ -130,6 +131,7 @@ class ExitConvertsCancellation(Rule):
     anchor = "raise"
     # An exit method or a context-manager decorator, and the cancellation they test.
     gate = (r"__a?exit__|contextmanager", r"CancelledError")
+    screen = exit_function()
 
     @classmethod
     def gate_pattern(cls, settings):

@@ -7,6 +7,7 @@ from flake8_cancel.flow import Exit
 from flake8_cancel.gate import TIMEOUT_HANDLER, TIMEOUT_NAMED
 from flake8_cancel.names import last_names
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite, TrySite
 from flake8_cancel.syntax import descendants
 
@@ -153,6 +154,7 @@ class TimeoutCaughtInsideTimedScope(Rule):
     needs_call_index = True
     # An except clause (or a tuple alias) naming TimeoutError, and something that sets a deadline.
     gate = (r"wait_for|timeout(?:_at)?\(|fail_(?:after|at)\(", TIMEOUT_NAMED, TIMEOUT_HANDLER, TIMED_SCOPE)
+    screen = handler(Named.TIMEOUT, timed=True)
 
     @classmethod
     def gate_pattern(cls, settings):

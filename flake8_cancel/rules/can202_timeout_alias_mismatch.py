@@ -6,6 +6,7 @@ from flake8_cancel.edits import qualified_reference, rename_in_clause
 from flake8_cancel.gate import TIMEOUT_HANDLER, TIMEOUT_NAMED
 from flake8_cancel.names import ASYNC_TIMEOUT_MANAGERS, BUILTIN_TIMEOUT_ERROR
 from flake8_cancel.registry import FixSafety, Rule, register
+from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite, TrySite
 from flake8_cancel.syntax import descendants
 
@@ -83,6 +84,7 @@ class TimeoutAliasMismatch(Rule):
     message = "'except TimeoutError' does not catch asyncio.TimeoutError before Python 3.11; catch asyncio.TimeoutError"
     fix_safety = FixSafety.SOMETIMES
     gate = (r"wait_for|async_timeout", TIMEOUT_NAMED, TIMEOUT_HANDLER)
+    screen = handler(Named.TIMEOUT)
 
     @classmethod
     def applies_to(cls, target_version):
