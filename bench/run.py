@@ -20,8 +20,10 @@ flake8-async; ruff. The commands, on each corpus:
 
 1. ``flake8 --isolated --select=E9``, without our plugin: the baseline of the round;
 2. ``flake8 --isolated --select=CAN`` with the plugin;
-3. ``flake8-cancel`` (the command line, linting);
-4. ``flake8-cancel --diff`` (the fixes it would make, as a diff: ``--fix`` without writing);
+3. ``flake8-cancel --isolated`` (the command line, linting; no configuration file read, as
+   for flake8 and ruff);
+4. ``flake8-cancel --isolated --diff`` (the fixes it would make, as a diff: ``--fix`` without
+   writing);
 5. ``ruff check --select ASYNC`` (no cache): ruff's rules for async code, none as deep as ours;
 6. ``flake8 --isolated --select=ASYNC`` with flake8-async (left out on ``ha-all``, where one run
    takes over half an hour, unless ``--async-everywhere``).
@@ -147,9 +149,11 @@ def commands(corpus: Corpus, environments: Dict[str, Path], with_async: bool) ->
             tool("ours", "flake8"), "--isolated", "--select=CAN",
             f"--cancel-target-version={TARGET}",
         ]),
-        Command("flake8-cancel", [tool("ours", "flake8-cancel"), f"--target-version={TARGET}"]),
+        Command("flake8-cancel", [
+            tool("ours", "flake8-cancel"), "--isolated", f"--target-version={TARGET}",
+        ]),
         Command("flake8-cancel --diff", [
-            tool("ours", "flake8-cancel"), f"--target-version={TARGET}", "--diff",
+            tool("ours", "flake8-cancel"), "--isolated", f"--target-version={TARGET}", "--diff",
         ]),
         Command("ruff --select ASYNC", [
             tool("ruff", "ruff"), "check", "--isolated", "--no-cache", "--select=ASYNC",
