@@ -16,7 +16,7 @@ from flake8_cancel.engine import Engine, Issue
 from flake8_cancel.fixer import fix_availability
 from flake8_cancel.regions import region_for
 from flake8_cancel.rules import all_rules
-from flake8_cancel.screen import Named, Screen, handler
+from flake8_cancel.screen import Named, Screen, exit_function, handler, raising
 from flake8_cancel.settings import Settings
 from flake8_cancel.source import parse
 
@@ -248,3 +248,163 @@ def test_a_position_found_without_the_ast_is_still_the_files():
         module, MODULE, (3, 11), unmatched, None, region.file_line
     )
     assert [(issue.finding.line, issue.finding.column) for issue in issues] == [(22, 8)]
+
+
+# -- what the screen learnt with CAN112, CAN113 and the libraries -------------------------------
+
+
+def test_a_raise_of_the_cancellation_in_a_coroutine_is_a_candidate():
+    source = """
+        import asyncio
+        from anyio import get_cancelled_exc_class
+
+        async def raises_asyncio(c):
+            raise asyncio.CancelledError()
+
+        async def raises_anyio(c):
+            raise get_cancelled_exc_class()
+
+        async def raises_another(c):
+            raise ValueError()
+
+        def sync(c):
+            raise asyncio.CancelledError()
+    """
+    assert places(source, raising(Named.CANCELLATION)) == [(2, None), (3, None)]
+
+
+def test_an_exit_is_a_candidate_where_it_raises_and_names_the_cancellation():
+    source = """
+        import asyncio
+        from contextlib import contextmanager
+
+        class Converts:
+            def __exit__(self, exc_type, exc, tb):
+                if exc_type is asyncio.CancelledError:
+                    raise TimeoutError
+
+        class PassesItOn:
+            def __exit__(self, exc_type, exc, tb):
+                return self.convert(exc_type)
+
+        class NeverNamesIt:
+            def __exit__(self, exc_type, exc, tb):
+                if exc_type is ValueError:
+                    raise KeyError
+
+        @contextmanager
+        def converting():
+            try:
+                yield
+            except asyncio.CancelledError:
+                raise TimeoutError
+
+        @contextmanager
+        def only_traces(trace):
+            try:
+                yield
+            except Exception as ex:
+                trace.set_error(ex)
+                raise ex
+    """
+    assert places(source, exit_function()) == [(2, 0), (3, 0), (5, None)]
+
+
+def test_a_cleanup_handler_is_a_candidate_only_where_every_path_may_propagate():
+    source = """
+        async def reraises(conn):
+            try:
+                await conn.send()
+            except Exception:
+                await conn.aclose()
+                raise
+
+        async def returns(flow, conn):
+            try:
+                await conn.send()
+            except Exception:
+                conn.close()
+                return flow.async_abort(reason="unknown")
+
+        async def falls_through(conn):
+            try:
+                await conn.send()
+            except Exception:
+                conn.close()
+                result = None
+
+        async def cleanup_word_in_a_name(client):
+            try:
+                await client.send()
+            except Exception:
+                client.adb_close()
+                raise
+    """
+    candidate = handler(Named.EXCEPTION, calls=Named.CLEANUP, ends_propagating=True)
+    # `return f()` may propagate: f may never return (flow.py's NEVER_RETURNS).
+    assert places(source, candidate) == [(0, None), (1, None), (3, None)]
+
+
+def test_generator_coroutines_and_trio_deadlines_are_seen():
+    source = """
+        import asyncio
+        import trio
+
+        @asyncio.coroutine
+        def legacy(c):
+            try:
+                yield from c()
+            except asyncio.CancelledError:
+                pass
+
+        async def trio_timed(c):
+            with trio.fail_after(1):
+                try:
+                    await c()
+                except trio.TooSlowError:
+                    pass
+
+        async def trio_untimed(c):
+            try:
+                await c()
+            except trio.TooSlowError:
+                pass
+    """
+    assert places(source, handler(Named.CANCELLATION)) == [(2, None)]
+    assert places(source, handler(Named.TIMEOUT, timed=True)) == [(3, None)]
+
+
+def test_a_name_imported_from_the_project_means_its_definition(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "const.py").write_text(
+        "import asyncio\nERRORS = (OSError, asyncio.CancelledError)\nHARMLESS = (OSError,)\n"
+    )
+    source = textwrap.dedent("""
+        from . import const
+        from .const import ERRORS, HARMLESS
+
+        async def imported(c):
+            try:
+                await c()
+            except ERRORS:
+                pass
+
+        async def dotted(c):
+            try:
+                await c()
+            except const.ERRORS:
+                pass
+
+        async def harmless(c):
+            try:
+                await c()
+            except HARMLESS:
+                pass
+    """)
+    path = package / "use.py"
+    path.write_text(source)
+    screen = Screen([handler(Named.CANCELLATION)], Settings())
+    found_places = screen.places_with_candidates(ast.parse(source), source, str(path))
+    assert [tuple(place) for place in found_places] == [(2, None), (3, None)]
