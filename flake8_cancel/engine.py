@@ -249,7 +249,9 @@ class Engine:
             return []
         try:
             with self.statistics.timing("analyse"):
-                found = self._find(module, source, target_version, rule_set, path)
+                found = self._find(
+                    module, source, target_version, rule_set, path, file_line is not None
+                )
             if not found:
                 return []
             with self.statistics.timing("positions"):
@@ -272,12 +274,15 @@ class Engine:
         target_version: TargetVersion,
         rule_set: RuleSet,
         path: Optional[str],
+        is_region: bool = False,
     ) -> List[Tuple[cst.CSTNode, Rule, Site]]:
         """The one traversal, then every rule's hooks on the sites it collected."""
         index_calls = bool(
             rule_set.call_index_gate and GateText(source, path).passes(rule_set.call_index_gate)
         )
-        context = ModuleContext(module, source, self.settings, target_version, index_calls, path)
+        context = ModuleContext(
+            module, source, self.settings, target_version, index_calls, path, is_region
+        )
         sites = collect_sites(context)
         # Handlers are judged after the traversal: a deadline set further down the module
         # (`wait_for(f())` below `f`) can decide what a handler in `f` means.

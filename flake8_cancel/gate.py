@@ -62,31 +62,63 @@ class Gate:
                 self.all_of.append(tuple(search_for(part) for part in pattern))
         self.any_of = list(dict.fromkeys(any_of))  # one search for what several rules share
 
-    def search(self, source: str) -> bool:
-        if any(pattern.search(source) for pattern in self.any_of):
+    def search(self, source: str, memo: Optional["SearchMemo"] = None) -> bool:
+        """Does ``source`` pass? ``memo``: what was found in this text before (by another
+        gate, or the same gate on the text without what its imports stand for)."""
+        found = SearchMemo(source) if memo is None else memo
+        if any(found.has(pattern) for pattern in self.any_of):
             return True
         return any(
-            all(any(p.search(source) for p in part) for part in parts) for parts in self.all_of
+            all(any(found.has(p) for p in part) for part in parts) for parts in self.all_of
         )
+
+
+class SearchMemo:
+    """Which patterns a module's text holds, each searched once, in its own text and then, when
+    that is given, in what the names it imports from its project stand for (``extra``)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.extra = ""
+        self._found: Dict[Pattern[str], bool] = {}
+        self._in_extra: Dict[Pattern[str], bool] = {}
+
+    def has(self, pattern: Pattern[str]) -> bool:
+        known = self._found.get(pattern)
+        if known is None:
+            known = self._found[pattern] = pattern.search(self.source) is not None
+        if known or not self.extra:
+            return known
+        in_extra = self._in_extra.get(pattern)
+        if in_extra is None:
+            in_extra = self._in_extra[pattern] = pattern.search(self.extra) is not None
+        return in_extra
 
 
 class GateText:
     """The text that gates search for one module: its own, and only when that does not pass,
     its own with what the names it imports from its project stand for (an exception tuple in
-    ``const.py`` that names ``CancelledError``), as if they were defined in it."""
+    ``const.py`` that names ``CancelledError``), as if they were defined in it.
+
+    Each pattern is searched in the two texts apart: a pattern matches the module with its
+    imports where it matches either. The definitions are lines of their own
+    (``ERRORS = (builtins.OSError, asyncio.CancelledError,)``: modules.py), so no pattern of
+    a rule needs a match that runs from the module's text into them: a tuple alias naming
+    ``TimeoutError`` matches ``TIMEOUT_HANDLER`` by its ``= (...)`` alone."""
 
     def __init__(self, source: str, path: Optional[str]) -> None:
-        self.source = source
         self.path = path
-        self._with_imports: Optional[str] = None
+        self._memo = SearchMemo(source)
+        self._imports_read = False
 
     def passes(self, gate: Gate) -> bool:
-        if gate.search(self.source):
+        memo = self._memo
+        if gate.search(memo.source, memo):
             return True
-        if self._with_imports is None:
-            imported = imported_definitions_text(self.source, self.path)
-            self._with_imports = f"{self.source}\n{imported}" if imported else ""
-        return bool(self._with_imports) and gate.search(self._with_imports)
+        if not self._imports_read:
+            self._imports_read = True
+            memo.extra = imported_definitions_text(memo.source, self.path)
+        return bool(memo.extra) and gate.search(memo.source, memo)
 
 
 def alternatives(pattern: str) -> List[str]:

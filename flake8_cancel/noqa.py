@@ -56,7 +56,15 @@ class NoqaLines:
             return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return "".join(self.lines[span[0] - 1:span[1]])
 
+    @cached_property
+    def mentions_noqa(self) -> bool:
+        """Is there a ``# noqa`` anywhere? The text of a line is a stretch of the source, so
+        without one nothing is silenced, and the module need not be tokenized."""
+        return NOQA.search(self.source) is not None
+
     def silences(self, finding: Finding) -> bool:
+        if not self.mentions_noqa:
+            return False
         match = NOQA.search(self.text_for(finding.line))
         if match is None:
             return False

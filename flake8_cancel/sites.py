@@ -81,10 +81,13 @@ class ModuleContext:
         target_version: Tuple[int, int],
         index_calls: bool,
         path: Optional[str] = None,
+        is_region: bool = False,
     ) -> None:
         self.module = module
         self.path = path
         self.source = source
+        # `module` holds only some statements of `source` (regions.py)
+        self.is_region = is_region
         package = module_package(path) if path is not None else None
         project = project_of(path, package)
         self.bindings = collect_module_bindings(
@@ -357,6 +360,8 @@ class ModuleContext:
         ``anyio.run(f)``, where ``f`` is a
         function of the module (nested ones too: ``async def main`` inside ``def cli()``) or a
         method of one of its classes called on a new instance (``asyncio.run(App(args).run())``)."""
+        if self.is_region:
+            return frozenset()  # regions.region_for parses whole a module that calls a runner
         if "run(" not in self.source and "run_until_complete(" not in self.source:
             return frozenset()
         functions: Dict[str, List[cst.FunctionDef]] = {}
