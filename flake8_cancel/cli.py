@@ -418,21 +418,11 @@ def check_groups(groups: Dict[RunConfig, List[str]], jobs: int, mode: Mode) -> L
     tasks = [(path, index) for index, paths in enumerate(groups.values()) for path in paths]
     if jobs == 1 or len(tasks) <= SERIAL_LIMIT:
         return [check_file(task) for task in tasks]
-    # Largest files first, in small chunks: the few big modules that reach libcst cost most,
-    # and a worker left with one at the end would keep the others waiting.
-    tasks.sort(key=_size, reverse=True)
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    chunk = max(1, min(16, len(tasks) // (jobs * 16)))
+    chunk = max(1, min(64, len(tasks) // (jobs * 8)))
     with context.Pool(jobs) as pool:
         return list(pool.imap_unordered(check_file, tasks, chunksize=chunk))
-
-
-def _size(task: Tuple[str, int]) -> int:
-    try:
-        return os.stat(task[0]).st_size
-    except OSError:
-        return 0  # checking it says why
 
 
 def check_file(task: Tuple[str, int]) -> FileResult:
