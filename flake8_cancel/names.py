@@ -117,6 +117,17 @@ HANDS_BACK = ("put", "put_nowait", "append", "appendleft")
 FAILS = "fail"
 # The words of a name, for a cleanup word inside it (`adb_close`, `closeConnection`).
 NAME_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# A context manager's exit (CAN113): these methods, and functions these decorators turn into one.
+EXIT_METHODS = ("__exit__", "__aexit__")
+CONTEXT_MANAGERS: QualifiedNames = frozenset(
+    {"contextlib.contextmanager", "contextlib.asynccontextmanager"}
+)
+
+
+def cleanup_words(methods: Iterable[str]) -> FrozenSet[str]:
+    """The words that make a called name a release when it holds one (``close`` in
+    ``adb_close``): the cleanup methods' names without an underscore, lower-cased (CAN111)."""
+    return frozenset(name.lower() for name in methods if "_" not in name)
 # asyncio's own TimeoutError: a class of its own before Python 3.11, the builtin since.
 ASYNCIO_TIMEOUT_ERROR: QualifiedNames = frozenset(
     {"asyncio.TimeoutError", "asyncio.exceptions.TimeoutError"}

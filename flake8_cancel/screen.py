@@ -28,14 +28,14 @@ from typing import (
 )
 
 from flake8_cancel.modules import imported_definitions_text
-from flake8_cancel.names import FAILS, HANDS_BACK, NAME_WORD as _WORD, last_names
+from flake8_cancel.names import (
+    CONTEXT_MANAGERS, EXIT_METHODS, FAILS, HANDS_BACK, NAME_WORD as _WORD, cleanup_words,
+    last_names,
+)
 from flake8_cancel.settings import Settings
 
 # -- the vocabulary of the declarations ------------------------------------------------------------
 HANDLER, TRY, WITH, RAISE, EXIT, FUNCTION = "handler", "try", "with", "raise", "exit", "function"
-# A context manager's exit, where CAN113 looks: these methods, and functions decorated so.
-EXIT_METHODS = ("__exit__", "__aexit__")
-CONTEXT_MANAGER_DECORATORS = frozenset({"contextmanager", "asynccontextmanager"})
 
 
 class Named(enum.Enum):
@@ -153,12 +153,7 @@ class Words(NamedTuple):
             frozenset(_last_parts(settings.suppressors)),
             # trio's and anyio's deadline scopes, entered with a plain `with`
             frozenset(_last_parts(settings.timeout_managers) | {"fail_after", "fail_at"}),
-            frozenset(
-                word.lower()
-                for name in _last_parts(settings.cleanup_methods)
-                if "_" not in name
-                for word in _WORD.findall(name)
-            ),
+            cleanup_words(_last_parts(settings.cleanup_methods)),
         )
 
 
@@ -168,6 +163,7 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _TRY = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
 _WITH = (ast.With, ast.AsyncWith)
 _ANYTHING = "*"  # what an expression of no known shape may name
+_CONTEXT_MANAGER_NAMES = frozenset(last_names(CONTEXT_MANAGERS))
 
 
 class Screen:
@@ -289,7 +285,7 @@ class _ModuleScreen:
         given to a method of its class, ``self.m(exc)``) and may test for the cancellation."""
         is_exit_method = function.name in EXIT_METHODS  # type: ignore[attr-defined]
         if not is_exit_method and not any(
-            self._may_be(decorator, CONTEXT_MANAGER_DECORATORS)
+            self._may_be(decorator, _CONTEXT_MANAGER_NAMES)
             for decorator in function.decorator_list  # type: ignore[attr-defined]
         ):
             return False

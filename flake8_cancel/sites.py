@@ -19,6 +19,7 @@ from flake8_cancel.flow import HandlerPaths, analyze_handler, function_never_ret
 from flake8_cancel.names import (
     COROUTINE_DECORATORS,
     COROUTINE_RUNNERS,
+    EXIT_METHODS,
     RUNNER_METHODS,
     TEST_CASE_NEVER_RETURNING_METHODS,
     TEST_CASES,
@@ -1095,8 +1096,6 @@ class FunctionSite:
             return frozenset()
         return frozenset(positional_parameters(self.node)[1:3])
 
-
-EXIT_METHODS = ("__exit__", "__aexit__")
 
 
 def positional_parameters(function: cst.FunctionDef) -> List[str]:

@@ -408,3 +408,20 @@ def test_a_name_imported_from_the_project_means_its_definition(tmp_path):
     screen = Screen([handler(Named.CANCELLATION)], Settings())
     found_places = screen.places_with_candidates(ast.parse(source), source, str(path))
     assert [tuple(place) for place in found_places] == [(2, None), (3, None)]
+
+
+def test_a_configured_cleanup_method_counts_by_the_words_the_rule_reads():
+    """``--cleanup-methods closeAll``: CAN111 takes ``closeall`` as its word, so
+    ``conn.closeall()`` releases; the screen reads the same words (names.cleanup_words)."""
+    source = textwrap.dedent("""
+        async def send(conn):
+            try:
+                await conn.send()
+            except Exception:
+                conn.closeall()
+                raise
+    """)
+    engine = Engine(Settings(target_version=(3, 11), extra_cleanup_methods=("closeAll",)))
+    issues = engine.analyze(source)
+    assert [issue.finding.code for issue in issues] == ["CAN111"]
+    assert found(issues) == found(whole(engine, source))

@@ -6,7 +6,9 @@ import libcst as cst
 
 from flake8_cancel.edits import Fix
 from flake8_cancel.flow import Exit
-from flake8_cancel.names import CLEANUP_METHODS, FAILS, HANDS_BACK, NAME_WORD, Vocabulary
+from flake8_cancel.names import (
+    CLEANUP_METHODS, FAILS, HANDS_BACK, NAME_WORD, Vocabulary, cleanup_words,
+)
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.screen import Named, handler
 from flake8_cancel.sites import HandlerSite, creates_plain_future
@@ -252,7 +254,7 @@ class _Releases:
 
     def __init__(self, site: HandlerSite) -> None:
         self.methods = _method_names(site.context.settings.cleanup_methods)
-        self.words = frozenset(name.lower() for name in self.methods if "_" not in name)
+        self.words = cleanup_words(self.methods)
         self.vocabulary: Vocabulary = site.vocabulary
         self.taken = _taken_from_a_pool(site)
         # The handler waits for something (an `await`, an `async with` whose exit waits).

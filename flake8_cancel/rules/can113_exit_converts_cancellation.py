@@ -6,11 +6,10 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence
 import libcst as cst
 
 from flake8_cancel.gate import cancellation_names
-from flake8_cancel.names import Vocabulary
+from flake8_cancel.names import CONTEXT_MANAGERS, EXIT_METHODS, Vocabulary
 from flake8_cancel.registry import FixSafety, Rule, register
 from flake8_cancel.screen import exit_function
 from flake8_cancel.sites import (
-    EXIT_METHODS,
     FunctionSite,
     ModuleContext,
     TryNode,
@@ -31,7 +30,6 @@ from flake8_cancel.syntax import (
     statements,
 )
 
-CONTEXT_MANAGERS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})
 # A path's state: has the exception been tested to be the cancellation, has uncancel() run.
 State = Tuple[bool, bool]
 UNTESTED: State = (False, False)
