@@ -129,15 +129,19 @@ class Engine:
             )
         return self._rule_sets[target_version]
 
-    def target_version_if_admitted(self, source: str, path: Optional[str]) -> Optional[TargetVersion]:
+    def target_version_if_admitted(
+        self, source: str, path: Optional[str], text: Optional[GateText] = None
+    ) -> Optional[TargetVersion]:
         """The target version for a text that passes the gate of the rules that apply to it
         (with what the names it imports from its project stand for, ``gate.GateText``), else
         None. Raises ConfigurationError like ``Settings.target_version_for``, for a text that
-        passes the gate only. Every rule needs an async scope."""
+        passes the gate only. Every rule needs an async scope. ``text``: the module's
+        ``GateText``, when the caller goes on to analyse it (what was read is read once)."""
         with self.statistics.timing("gate"):
             if not (self.rules and "async" in source):
                 return None
-            text = GateText(source, path)
+            if text is None:
+                text = GateText(source, path)
             if not text.passes(self.gate):
                 return None
             target_version = self.settings.target_version_for(path)
@@ -170,10 +174,11 @@ class Engine:
         """
         stats = self.statistics
         stats.counts["files"] += 1
-        target_version = self.target_version_if_admitted(source, path)
+        text = GateText(source, path)
+        target_version = self.target_version_if_admitted(source, path, text)
         if target_version is None:
             return []
-        issues = self.analyze_admitted(source, target_version, python_tree, path)
+        issues = self.analyze_admitted(source, target_version, python_tree, path, text)
         stats.counts["findings"] += len(issues)
         return issues
 
@@ -183,9 +188,13 @@ class Engine:
         target_version: TargetVersion,
         python_tree: Optional[ast.AST] = None,
         path: Optional[str] = None,
+        text: Optional[GateText] = None,
     ) -> List[Issue]:
         """``analyze`` for a text that passed the gate for this target version: the screen,
-        then libcst on what can matter (the regions, or the whole module)."""
+        then libcst on what can matter (the regions, or the whole module). ``text``: the
+        module's ``GateText`` from the gate, if at hand."""
+        if text is None:
+            text = GateText(source, path)
         stats = self.statistics
         rule_set = self.rule_set(target_version)
         if rule_set is None:
@@ -196,13 +205,15 @@ class Engine:
                 python_tree = python_tree_of(source)
             if python_tree is not None and rule_set.screen is not None:
                 assert isinstance(python_tree, ast.Module)
-                candidates = rule_set.screen.places_with_candidates(python_tree, source, path)
+                candidates = rule_set.screen.places_with_candidates(
+                    python_tree, source, text.imported
+                )
                 if not candidates:
                     return []
                 region = region_for(python_tree, source, candidates)
         stats.counts["parsed"] += 1  # files that reach libcst, by a region or whole
         if region is not None:
-            issues = self.analyze_region(region, source, target_version, path)
+            issues = self.analyze_region(region, source, target_version, path, text)
             if issues is not None:
                 return issues
         if python_tree is not None:
@@ -210,10 +221,17 @@ class Engine:
         with stats.timing("parse"):
             module = parse(source)
         stats.counts["parsed whole"] += 1
-        return self.analyze_module(module, source, target_version, python_tree, path)
+        return self.analyze_module(
+            module, source, target_version, python_tree, path, gate_text=text
+        )
 
     def analyze_region(
-        self, region: Region, source: str, target_version: TargetVersion, path: Optional[str]
+        self,
+        region: Region,
+        source: str,
+        target_version: TargetVersion,
+        path: Optional[str],
+        text: Optional[GateText] = None,
     ) -> Optional[List[Issue]]:
         """The findings of the module, from its region; None where the whole module must tell:
         libcst refuses the region (the whole file's parse says why)."""
@@ -224,7 +242,7 @@ class Engine:
             except UncheckableFile:
                 return None
         return self.analyze_module(
-            module, source, target_version, region.tree, path, region.file_line
+            module, source, target_version, region.tree, path, region.file_line, text
         )
 
     def analyze_module(
@@ -235,6 +253,7 @@ class Engine:
         python_tree: Optional[ast.AST] = None,
         path: Optional[str] = None,
         file_line: Optional[Callable[[int], int]] = None,
+        gate_text: Optional[GateText] = None,
     ) -> List[Issue]:
         """Findings in a parsed module. ``python_tree``: CPython's ``ast`` of ``source``, if
         at hand (else it is parsed when there are findings to place). ``path`` tells whether
@@ -250,7 +269,8 @@ class Engine:
         try:
             with self.statistics.timing("analyse"):
                 found = self._find(
-                    module, source, target_version, rule_set, path, file_line is not None
+                    module, source, target_version, rule_set, path, file_line is not None,
+                    gate_text or GateText(source, path),
                 )
             if not found:
                 return []
@@ -274,12 +294,11 @@ class Engine:
         target_version: TargetVersion,
         rule_set: RuleSet,
         path: Optional[str],
-        is_region: bool = False,
+        is_region: bool,
+        text: GateText,
     ) -> List[Tuple[cst.CSTNode, Rule, Site]]:
         """The one traversal, then every rule's hooks on the sites it collected."""
-        index_calls = bool(
-            rule_set.call_index_gate and GateText(source, path).passes(rule_set.call_index_gate)
-        )
+        index_calls = bool(rule_set.call_index_gate and text.passes(rule_set.call_index_gate))
         context = ModuleContext(
             module, source, self.settings, target_version, index_calls, path, is_region
         )

@@ -23,6 +23,7 @@ import libcst as cst
 
 from flake8_cancel.edits import Fix, Rebuild
 from flake8_cancel.engine import Engine, Issue
+from flake8_cancel.gate import GateText
 from flake8_cancel.noqa import NoqaLines, file_is_exempt
 from flake8_cancel.registry import Finding, FixSafety
 from flake8_cancel.sites import HandlerSite
@@ -80,7 +81,8 @@ def fix_bytes(
     stats.counts["files"] += 1
     if file_is_exempt(text):
         return FixResult(data, Counter(), [])
-    target_version = engine.target_version_if_admitted(text, path)
+    gate_text = GateText(text, path)
+    target_version = engine.target_version_if_admitted(text, path, gate_text)
     if target_version is None:
         return FixResult(data, Counter(), [])
     python_tree = python_tree_of(text)
@@ -89,7 +91,7 @@ def fix_bytes(
     # whole file is parsed and fixed, since fixes rebuild it.
     parsed_whole = stats.counts["parsed whole"]
     if python_tree is not None:
-        if not engine.analyze_admitted(text, target_version, python_tree, path):
+        if not engine.analyze_admitted(text, target_version, python_tree, path, gate_text):
             return FixResult(data, Counter(), [])
         refuse_deep_nesting(python_tree)
     else:

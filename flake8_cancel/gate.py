@@ -109,15 +109,21 @@ class GateText:
     def __init__(self, source: str, path: Optional[str]) -> None:
         self.path = path
         self._memo = SearchMemo(source)
-        self._imports_read = False
+        self._imported: Optional[str] = None
+
+    @property
+    def imported(self) -> str:
+        """What the names the module imports from its project and catches stand for, as
+        definitions (modules.imported_definitions_text), read once: the screen reads it too."""
+        if self._imported is None:
+            self._imported = imported_definitions_text(self._memo.source, self.path)
+        return self._imported
 
     def passes(self, gate: Gate) -> bool:
         memo = self._memo
         if gate.search(memo.source, memo):
             return True
-        if not self._imports_read:
-            self._imports_read = True
-            memo.extra = imported_definitions_text(memo.source, self.path)
+        memo.extra = self.imported
         return bool(memo.extra) and gate.search(memo.source, memo)
 
 

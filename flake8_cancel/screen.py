@@ -27,7 +27,6 @@ from typing import (
     Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union,
 )
 
-from flake8_cancel.modules import imported_definitions_text
 from flake8_cancel.names import (
     CONTEXT_MANAGERS, EXIT_METHODS, FAILS, HANDS_BACK, NAME_WORD as _WORD, cleanup_words,
     last_names,
@@ -178,13 +177,13 @@ class Screen:
         self.every_function = any(candidate.site == FUNCTION for candidate in self.candidates)
 
     def places_with_candidates(
-        self, tree: ast.Module, source: str, path: Optional[str] = None
+        self, tree: ast.Module, source: str, imported: str = ""
     ) -> Dict[Place, bool]:
         """Where the candidates are: each top-level statement that holds one, and for a class,
         each statement of its body that does; for each, whether a candidate there asks who
-        calls its function (``timed``: a deadline may be set by a caller). ``path`` finds the
-        modules of the project that names imported from it are defined in (modules.py)."""
-        return _ModuleScreen(self, tree, source, path).run()
+        calls its function (``timed``: a deadline may be set by a caller). ``imported``: what
+        the names the module imports from its project stand for (gate.GateText.imported)."""
+        return _ModuleScreen(self, tree, source, imported).run()
 
 
 class Place(NamedTuple):
@@ -204,7 +203,7 @@ class _Scope(NamedTuple):
 class _ModuleScreen:
     """One module: its aliases, and the walk."""
 
-    def __init__(self, screen: Screen, tree: ast.Module, source: str, path: Optional[str]) -> None:
+    def __init__(self, screen: Screen, tree: ast.Module, source: str, imported: str) -> None:
         self.screen = screen
         self.words = screen.words
         self.tree = tree
@@ -212,10 +211,8 @@ class _ModuleScreen:
         self.bound = _bindings(tree)
         # What names imported from the project stand for (`ERRORS` of `.const`), as tuples of
         # the names their definitions hold; a definition that cannot be read defines nothing,
-        # as for the analysis.
-        # A dotted use (`const.ERRORS`) is looked up by its last part.
+        # as for the analysis. A dotted use (`const.ERRORS`) is looked up by its last part.
         self.imported: Bindings = {}
-        imported = imported_definitions_text(source, path)
         for definition in ast.parse(imported).body if imported else ():
             assert isinstance(definition, ast.Assign)
             for target in definition.targets:

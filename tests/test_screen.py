@@ -14,6 +14,7 @@ import pytest
 from fixture_tools import FIXTURE_NAMES, engine_for, fixture
 from flake8_cancel.engine import Engine, Issue
 from flake8_cancel.fixer import fix_availability
+from flake8_cancel.modules import imported_definitions_text
 from flake8_cancel.regions import region_for
 from flake8_cancel.rules import all_rules
 from flake8_cancel.screen import Named, Screen, exit_function, handler, raising
@@ -406,7 +407,8 @@ def test_a_name_imported_from_the_project_means_its_definition(tmp_path):
     path = package / "use.py"
     path.write_text(source)
     screen = Screen([handler(Named.CANCELLATION)], Settings())
-    found_places = screen.places_with_candidates(ast.parse(source), source, str(path))
+    imported = imported_definitions_text(source, str(path))
+    found_places = screen.places_with_candidates(ast.parse(source), source, imported)
     assert [tuple(place) for place in found_places] == [(2, None), (3, None)]
 
 
