@@ -38,7 +38,7 @@ import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from flake8_cancel.screen import Place, aliases_of
-from flake8_cancel.syntax import physical_lines
+from flake8_cancel.syntax import may_hold_generator_coroutines, physical_lines
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -79,7 +79,7 @@ def region_for(tree: ast.Module, source: str, candidates: Dict[Place, bool]) -> 
     """The region holding the candidates' units and what their analysis reads; None when that
     is the whole module, or may be. ``candidates``: each place, and whether its callers matter
     (screen.Screen.places_with_candidates)."""
-    if "yield from" in source:
+    if may_hold_generator_coroutines(source):
         return None  # which generators are coroutines is asked of the whole module (sites.py)
     runners = "|".join([_RUNNER, *map(re.escape, aliases_of("run", tree=tree) - {"run"})])
     if any(  # a call, not the definition of a method named `run`

@@ -32,6 +32,7 @@ from flake8_cancel.names import (
     last_names,
 )
 from flake8_cancel.settings import Settings
+from flake8_cancel.syntax import may_hold_generator_coroutines
 
 # -- the vocabulary of the declarations ------------------------------------------------------------
 HANDLER, TRY, WITH, RAISE, EXIT, FUNCTION = "handler", "try", "with", "raise", "exit", "function"
@@ -220,9 +221,8 @@ class _ModuleScreen:
                 self.imported.setdefault(name, []).append(definition.value)
                 if isinstance(target, ast.Name):
                     self.bound.setdefault(name, []).append(definition.value)
-        # A generator may be a coroutine (`@asyncio.coroutine`, or run by `wait_for`) only in a
-        # module that says `yield from` (sites.ModuleContext.generator_coroutines).
-        self.generators_may_be_coroutines = "yield from" in source
+        # A generator may be a coroutine (`@asyncio.coroutine`, or run by `wait_for`).
+        self.generators_may_be_coroutines = may_hold_generator_coroutines(source)
         self._meanings: Dict[str, FrozenSet[str]] = {}
         self._timed: Optional[Set[str]] = None
         self._awaits: Dict[int, bool] = {}  # id() of a block -> has a cancellation point
@@ -272,8 +272,7 @@ class _ModuleScreen:
             return True
         return self.generators_may_be_coroutines and any(
             isinstance(node, (ast.Yield, ast.YieldFrom))
-            for statement in function.body  # type: ignore[attr-defined]
-            for node in _run_here([statement])
+            for node in _run_here(function.body)  # type: ignore[attr-defined]
         )
 
     def _is_exit(self, function: ast.AST) -> bool:

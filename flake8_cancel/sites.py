@@ -48,6 +48,7 @@ from flake8_cancel.syntax import (
     is_generator,
     is_nested_scope,
     is_yield_from,
+    may_hold_generator_coroutines,
     method_receiver,
     reference_key,
     small_statements,
@@ -126,7 +127,7 @@ class ModuleContext:
         module (called into ``asyncio.wait_for``, ``ensure_future``, ``create_task``,
         ``gather``, ``run_until_complete``, or in ``yield from`` of another such coroutine).
         Functions are matched by name (``f()``, ``self.f()``), as callees are elsewhere."""
-        if "yield from" not in self.source:
+        if not may_hold_generator_coroutines(self.source):
             return frozenset()
         generators: Dict[str, List[cst.FunctionDef]] = {}
         found: Set[int] = set()

@@ -163,6 +163,13 @@ def is_yield_from(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Yield) and isinstance(node.value, cst.From)
 
 
+def may_hold_generator_coroutines(source: str) -> bool:
+    """Can a generator of this module be a generator-based coroutine? Only where it says
+    ``yield from``: sites.py looks for them, the screen counts generators as coroutines, and the
+    regions parse the module whole."""
+    return "yield from" in source
+
+
 def is_generator(function: cst.FunctionDef) -> bool:
     """Does the function's own body ``yield`` (not a nested function's)?"""
     return any(isinstance(node, cst.Yield) for node in descendants(function.body))
