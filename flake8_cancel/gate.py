@@ -62,10 +62,13 @@ class Gate:
                 self.all_of.append(tuple(search_for(part) for part in pattern))
         self.any_of = list(dict.fromkeys(any_of))  # one search for what several rules share
 
-    def search(self, source: str, memo: Optional["SearchMemo"] = None) -> bool:
-        """Does ``source`` pass? ``memo``: what was found in this text before (by another
-        gate, or the same gate on the text without what its imports stand for)."""
-        found = SearchMemo(source) if memo is None else memo
+    def search(self, source: str) -> bool:
+        """Does ``source`` pass?"""
+        return self.passes(SearchMemo(source))
+
+    def passes(self, found: "SearchMemo") -> bool:
+        """Does the text pass, with what was found in it before (by another gate, or by this
+        one before what its imports stand for was added)?"""
         if any(found.has(pattern) for pattern in self.any_of):
             return True
         return any(
@@ -121,10 +124,10 @@ class GateText:
 
     def passes(self, gate: Gate) -> bool:
         memo = self._memo
-        if gate.search(memo.source, memo):
+        if gate.passes(memo):
             return True
         memo.extra = self.imported
-        return bool(memo.extra) and gate.search(memo.source, memo)
+        return bool(memo.extra) and gate.passes(memo)
 
 
 def alternatives(pattern: str) -> List[str]:
