@@ -1,8 +1,9 @@
 """The cheap gate: can this text hold a finding at all? A text search, run before any parse.
 
 A rule's gate is a regular expression that any file able to break the rule must match, or a
-tuple of them that must all match (each a plain search: no lookahead over the file). The
-patterns that several rules share are here, written once.
+tuple of them that must all match (each a plain search: no lookahead over the file), or
+``InHandler``: two searches that must match in one ``except`` handler. The patterns that
+several rules share are here, written once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,90 @@ from flake8_cancel.modules import imported_definitions_text
 from flake8_cancel.names import last_names
 from flake8_cancel.settings import Settings
 
-GatePattern = Union[str, Tuple[str, ...]]
+
+
+class InHandler:
+    """A search for ``inside`` in an ``except`` clause that ``clause`` matches and its body
+    (a call that releases, in a handler of ``except Exception``): the same search as
+    ``(clause, inside)``, with both in one handler.
+
+    Where a handler ends is read off the text as Python's tokenizer would: at the first logical
+    line after the clause's that is indented no deeper than ``except`` (a line inside brackets
+    or a string, or after a backslash, continues the one before). A clause is looked for first
+    on its line, where a real one always is; one in a docstring is searched too, which only
+    lets more texts pass."""
+
+    def __init__(self, clause: str, inside: str) -> None:
+        self.clause = clause
+        self.inside = inside
+        self._clause = re.compile(clause)  # starts with a literal: a fast scan
+        self._inside = re.compile(inside)
+
+    def __repr__(self) -> str:
+        return f"InHandler({self.clause!r}, {self.inside!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, InHandler) and (other.clause, other.inside) == (
+            self.clause, self.inside
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.clause, self.inside))
+
+    def search(self, text: str) -> bool:
+        if "\r" in text:  # a lone carriage return ends a line too
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        for clause in self._clause.finditer(text):
+            line_start = text.rfind("\n", 0, clause.start()) + 1
+            indentation = text[line_start:clause.start()]
+            if indentation.strip(" \t\f"):
+                continue  # not first on its line: not a clause
+            end = block_end(text, clause.end(), _indent_width(indentation))
+            if self._inside.search(text, clause.start(), end):
+                return True
+        return False
+
+
+# What carries a logical line past the end of a physical one: a string (a triple-quoted one
+# across lines), an open bracket, a backslash. Comments are matched whole, so that their
+# quotes and brackets mean nothing.
+_TOKENS = re.compile(
+    r"""[rRbBuUfF]{0,3}(?:"{3}(?:\\[\s\S]|[^\\])*?"{3}|'{3}(?:\\[\s\S]|[^\\])*?'{3}"""
+    r"""|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')"""
+    r"""|#[^\n]*|(?P<open>[(\[{])|(?P<close>[)\]}])|\\\n|(?P<newline>\n)"""
+)
+# The indentation of the next line that holds code (blank and comment-only lines skipped).
+_NEXT_CODE_LINE = re.compile(r"(?:[ \t\f]*(?:#[^\n]*)?\n)*([ \t\f]*)(?=\S)")
+
+
+def block_end(text: str, start: int, indent: int) -> int:
+    """Where the block of a clause indented ``indent`` ends, reading from ``start`` on its
+    line: the offset of the first logical line after it indented no deeper, else the end of
+    the text."""
+    depth = 0
+    for token in _TOKENS.finditer(text, start):
+        kind = token.lastgroup
+        if kind == "open":
+            depth += 1
+        elif kind == "close":
+            depth = max(0, depth - 1)
+        elif kind == "newline" and depth == 0:
+            line = _NEXT_CODE_LINE.match(text, token.end())
+            if line is None:
+                return len(text)
+            if _indent_width(line.group(1)) <= indent:
+                return line.start(1)
+    return len(text)
+
+
+def _indent_width(whitespace: str) -> int:
+    """A line's indentation as Python counts it: tabs to the next multiple of 8, a form feed
+    starting the count again."""
+    return len(whitespace.rsplit("\f", 1)[-1].expandtabs(8))
+
+
+GatePattern = Union[str, InHandler, Tuple[Union[str, InHandler], ...]]
+Search = Union[Pattern[str], InHandler]  # a compiled part of a pattern: what a memo searches
 
 # An `except` clause, or a tuple of exceptions, that names TimeoutError. A bounded window, not
 # `[^:]*`, because a comment inside a multi-line clause can hold a colon.
@@ -48,18 +132,20 @@ class Gate:
     def __init__(self, patterns: Iterable[GatePattern]) -> None:
         compiled: Dict[str, Pattern[str]] = {}
 
-        def search_for(pattern: str) -> Tuple[Pattern[str], ...]:
+        def search_for(pattern: Union[str, InHandler]) -> Tuple[Search, ...]:
+            if isinstance(pattern, InHandler):
+                return (pattern,)
             return tuple(
                 compiled.setdefault(part, re.compile(part)) for part in alternatives(pattern)
             )
 
-        any_of: List[Pattern[str]] = []
-        self.all_of: List[Tuple[Tuple[Pattern[str], ...], ...]] = []
+        any_of: List[Search] = []
+        self.all_of: List[Tuple[Tuple[Search, ...], ...]] = []
         for pattern in patterns:
-            if isinstance(pattern, str):
-                any_of.extend(search_for(pattern))
-            else:
+            if isinstance(pattern, tuple):
                 self.all_of.append(tuple(search_for(part) for part in pattern))
+            else:
+                any_of.extend(search_for(pattern))
         self.any_of = list(dict.fromkeys(any_of))  # one search for what several rules share
 
     def search(self, source: str) -> bool:
@@ -83,18 +169,18 @@ class SearchMemo:
     def __init__(self, source: str) -> None:
         self.source = source
         self.extra = ""
-        self._found: Dict[Pattern[str], bool] = {}
-        self._in_extra: Dict[Pattern[str], bool] = {}
+        self._found: Dict[Search, bool] = {}
+        self._in_extra: Dict[Search, bool] = {}
 
-    def has(self, pattern: Pattern[str]) -> bool:
+    def has(self, pattern: "Search") -> bool:
         known = self._found.get(pattern)
         if known is None:
-            known = self._found[pattern] = pattern.search(self.source) is not None
+            known = self._found[pattern] = bool(pattern.search(self.source))
         if known or not self.extra:
             return known
         in_extra = self._in_extra.get(pattern)
         if in_extra is None:
-            in_extra = self._in_extra[pattern] = pattern.search(self.extra) is not None
+            in_extra = self._in_extra[pattern] = bool(pattern.search(self.extra))
         return in_extra
 
 

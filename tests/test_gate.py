@@ -1,12 +1,13 @@
 """The gate is an optimisation: splitting and ordering its searches must not change its answer."""
 
+import ast
 import re
 from pathlib import Path
 
 import pytest
 
 from flake8_cancel.engine import Engine
-from flake8_cancel.gate import Gate, alternatives
+from flake8_cancel.gate import Gate, InHandler, alternatives
 from flake8_cancel.rules import all_rules, rule_for
 from flake8_cancel.settings import Settings
 
@@ -40,8 +41,26 @@ def test_alternatives_split_only_at_the_top_level(pattern, expected):
 
 
 def naive_search(pattern, text):
-    parts = (pattern,) if isinstance(pattern, str) else pattern
-    return all(re.search(part, text) for part in parts)
+    """Each part searched whole; an InHandler's two searches anywhere in the text (what the
+    gate must not pass more than)."""
+    parts = pattern if isinstance(pattern, tuple) else (pattern,)
+    return all(naive_search(part.clause, text) and naive_search(part.inside, text)
+               if isinstance(part, InHandler) else re.search(part, text) for part in parts)
+
+
+def in_a_handler(pattern, text):
+    """An InHandler's searches in one handler as CPython's tree delimits it (the clause in
+    its first line, the other in its lines); None for a text Python cannot parse."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    lines = text.splitlines(keepends=True)
+    return any(
+        re.match(rf"[ \t\f]*{pattern.clause}", lines[node.lineno - 1])
+        and re.search(pattern.inside, "".join(lines[node.lineno - 1:node.end_lineno]))
+        for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler)
+    )
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.code)
@@ -50,8 +69,45 @@ def test_each_rules_gate_answers_as_its_patterns_searched_whole(rule):
     gate = Gate([rule.gate_pattern(settings)])
     pattern = rule.gate_pattern(settings)
     answers = [gate.search(text) for text in TEXTS]
-    assert answers == [naive_search(pattern, text) for text in TEXTS]
+    if isinstance(pattern, InHandler):
+        # Never narrower than one handler as Python reads it, never wider than both anywhere.
+        for text, answer in zip(TEXTS, answers):
+            assert answer or not in_a_handler(pattern, text), text
+            assert naive_search(pattern, text) or not answer, text
+    else:
+        assert answers == [naive_search(pattern, text) for text in TEXTS]
     assert any(answers), "some fixture must pass each rule's gate"
+
+
+RELEASE = InHandler(r"except\s*Exception\b", r"close\s*\(")
+HANDLERS = [
+    # (text, passes): the call in the handler, or after it
+    ("try:\n    f()\nexcept Exception:\n    conn.close()\n    raise\n", True),
+    ("try:\n    f()\nexcept Exception:\n    log()\nconn.close()\n", False),
+    ("try:\n    f()\nexcept Exception: conn.close(); raise\nx = 1\n", True),
+    ("try:\n    f()\nexcept Exception as exc:\n    pass\nfinally:\n    conn.close()\n", False),
+    # lines that continue one of the handler's, however little indented
+    ('try:\n    f()\nexcept Exception:\n    log("""\nx""", (\n1))\n    conn.close()\n', True),
+    ("try:\n    f()\nexcept Exception:\n    log(1,\n2)\n    conn.close()\n", True),
+    ("try:\n    f()\nexcept Exception:\n    log(1, \\\n2)\n    conn.close()\n", True),
+    ("try:\n    f()\nexcept Exception:\n    log(')')\n    conn.close()\n", True),
+    ("try:\n    f()\nexcept Exception:\n    log()  # (\n    conn.close()\n", True),
+    ("try:\n    f()\nexcept Exception:\n    log(\"(\")\nconn.close()\n", False),
+    ("try:\n    f()\nexcept Exception:\n    log()\n\n# a comment\n    \n    conn.close()\n", True),
+    # a comment line less indented does not end the handler; a statement does
+    ("if x:\n    try:\n        f()\n    except Exception:\n        pass\n# note\n        conn.close()\n", True),
+    ("if x:\n    try:\n        f()\n    except Exception:\n        pass\n    conn.close()\n", False),
+    # tabs count to the next multiple of 8; a lone carriage return ends a line
+    ("if x:\n\ttry:\n\t\tf()\n\texcept Exception:\n\t\tconn.close()\n", True),
+    ("try:\r    f()\rexcept Exception:\r    conn.close()\r    raise\r", True),
+    ("try:\r    f()\rexcept Exception:\r    log()\rconn.close()\r", False),
+]
+
+
+@pytest.mark.parametrize("text, passes", HANDLERS)
+def test_a_search_in_a_handler_reads_where_the_handler_ends(text, passes):
+    assert RELEASE.search(text) is passes
+    assert bool(in_a_handler(RELEASE, text.replace("\r", "\n"))) is passes
 
 
 ALIAS_ONLY = (

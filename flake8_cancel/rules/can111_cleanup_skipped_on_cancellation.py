@@ -6,6 +6,7 @@ import libcst as cst
 
 from flake8_cancel.edits import Fix
 from flake8_cancel.flow import Exit
+from flake8_cancel.gate import InHandler
 from flake8_cancel.names import (
     CLEANUP_METHODS, FAILS, HANDS_BACK, NAME_WORD, Vocabulary, cleanup_words,
 )
@@ -37,12 +38,13 @@ NOT_RELEASING = frozenset(
 TAKES = ("get", "get_nowait", "pop", "popleft", "acquire")
 
 
-def _gate(methods: FrozenSet[str]) -> Tuple[str, str]:
-    """An ``except Exception`` clause (also ``except*``, ``builtins.Exception``) and a call
-    that may release: a name with a cleanup word in it, or a hand-back to a pool."""
+def _gate(methods: FrozenSet[str]) -> InHandler:
+    """An ``except Exception`` clause (also ``except*``, ``builtins.Exception``) whose handler
+    holds a call that may release: a name with a cleanup word in it, or a hand-back to a
+    pool. (Most files with async code have both somewhere, far apart.)"""
     names = "|".join(sorted(methods | {FAILS}))
     hands_back = "|".join(HANDS_BACK)
-    return (
+    return InHandler(
         r"except\s*\*?\s*(?:builtins\.)?Exception\b",
         rf"(?:{names})\w*\s*\(|\.(?:{hands_back})\s*\(",
     )
