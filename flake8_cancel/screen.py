@@ -49,6 +49,8 @@ class Named(enum.Enum):
     FUTURES_CANCELLED = "futures.CancelledError"  # concurrent.futures' (last part CancelledError)
     BARE = "bare"  # a bare `except:`, which names nothing and catches everything
     ANY = "any"  # any clause, any suppress() argument; raises: any raise statement at all
+    # raises: what the handler did not catch: `raise X`, or a bare `raise` in a handler inside it
+    OTHER = "other"
     CLEANUP = "cleanup"  # calls: close(), release(), cancel()... and the configured methods,
     # a name with one of their words in it (`adb_close()`), `fail()`, a hand-back to a pool
 
@@ -70,6 +72,9 @@ class Candidate(NamedTuple):
     # every path of the handler may end propagating: its last statement may raise, or call
     # something that never returns or re-raises what it is given (flow.PROPAGATING_EXITS)
     ends_propagating: bool = False
+    # some path of the handler may end without propagating (flow.SWALLOWING_EXITS): it holds a
+    # return, break, continue or yield, or its end may be reached (it does not end raising)
+    swallows: bool = False
 
 
 Declaration = Union[Candidate, Tuple[Candidate, ...]]
@@ -78,11 +83,12 @@ Declaration = Union[Candidate, Tuple[Candidate, ...]]
 def handler(
     *names: Named, body_awaits: bool = True, raises: Optional[Named] = None,
     calls: Optional[Named] = None, timed: bool = False, ends_propagating: bool = False,
+    swallows: bool = False,
 ) -> Candidate:
     """An ``except`` clause that may name one of ``names`` (BARE: a bare ``except:``)."""
     return Candidate(
         HANDLER, frozenset(names), body_awaits, raises, calls, timed,
-        ends_propagating=ends_propagating,
+        ends_propagating=ends_propagating, swallows=swallows,
     )
 
 
@@ -340,6 +346,8 @@ class _ModuleScreen:
             return False
         if candidate.ends_propagating and not _may_end_propagating(clause.body):
             return False
+        if candidate.swallows and not _may_swallow(clause.body):
+            return False
         if candidate.calls is not None:
             return any(
                 isinstance(node, ast.Call) and self._may_release(node.func)
@@ -379,6 +387,8 @@ class _ModuleScreen:
         return suppressing and (not candidate.body_awaits or self._body_awaits(statement))
 
     def _raises(self, body: List[ast.stmt], what: Named) -> bool:
+        if what is Named.OTHER:
+            return _may_raise_another(body)
         for node in _run_here(body):
             if isinstance(node, ast.Raise) and (
                 what is Named.ANY
@@ -691,6 +701,46 @@ def _may_end_propagating(block: List[ast.stmt]) -> bool:
     return any(isinstance(node, _MAY_PROPAGATE) for node in _run_here([last]))
 
 
+def _may_raise_another(block: List[ast.stmt]) -> bool:
+    """Does the handler's block hold a raise that may raise what it did not catch: one that
+    names an exception, or a bare ``raise`` inside a handler of its own (which raises that
+    handler's exception)? A bare ``raise`` elsewhere in it raises what it caught."""
+    stack: List[Tuple[ast.AST, bool]] = [(statement, False) for statement in block]
+    while stack:
+        node, in_inner_handler = stack.pop()
+        if isinstance(node, ast.Raise) and (node.exc is not None or in_inner_handler):
+            return True
+        if isinstance(node, _NESTED_SCOPES):
+            continue
+        inner = in_inner_handler or isinstance(node, ast.ExceptHandler)
+        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+    return False
+
+
+def _may_swallow(block: List[ast.stmt]) -> bool:
+    """May a path through the block end without propagating? Not when it holds no
+    ``return``, ``break``, ``continue`` or ``yield`` (nested scopes aside) and ends raising on
+    every path, as a handler ending in ``raise`` does."""
+    if any(isinstance(node, _LEAVES) for node in _run_here(block)):
+        return True
+    return not _always_raises(block)
+
+
+def _always_raises(block: List[ast.stmt]) -> bool:
+    """Does running the block end in a ``raise`` whatever happens (a block without ``return``,
+    ``break`` or ``continue``)? Its statements run in order, each completing or raising."""
+    return any(_statement_always_raises(statement) for statement in block)
+
+
+def _statement_always_raises(statement: ast.stmt) -> bool:
+    if isinstance(statement, ast.Raise):
+        return True
+    if isinstance(statement, ast.If):
+        return _always_raises(statement.body) and _always_raises(statement.orelse)
+    return False  # a with's exit may suppress what its body raises; a try's handler may too
+
+
+_LEAVES = (ast.Return, ast.Break, ast.Continue, ast.Yield, ast.YieldFrom)
 _SIMPLE = (
     ast.Return, ast.Pass, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Delete,
     ast.Break, ast.Continue, ast.Global, ast.Nonlocal, ast.Import, ast.ImportFrom, ast.Raise,

@@ -346,6 +346,120 @@ def test_a_cleanup_handler_is_a_candidate_only_where_every_path_may_propagate():
     assert places(source, candidate) == [(0, None), (1, None), (3, None)]
 
 
+def test_a_swallowing_handler_is_a_candidate_only_where_a_path_may_end_without_raising():
+    source = """
+        async def reraises(c, log):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                log.warning("stopped")
+                raise
+
+        async def raises_on_both_branches(c, closing):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                if closing:
+                    raise
+                else:
+                    raise RuntimeError
+
+        async def falls_through(c, log):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                log.warning("stopped")
+
+        async def returns_before(c, quiet):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                if quiet:
+                    return
+                raise
+
+        async def under_a_suppressor(c):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                with contextlib.suppress(asyncio.CancelledError):
+                    raise
+
+        async def yields(c):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                yield None
+                raise
+
+        async def continues(items):
+            for item in items:
+                try:
+                    await item()
+                except asyncio.CancelledError:
+                    if item.optional:
+                        continue
+                    raise
+
+        async def ends_in_a_call(c):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                sys.exit(1)
+    """
+    # A call may not return (flow.py's NEVER_RETURNS is no swallowing path, but it may return).
+    assert places(source, handler(Named.CANCELLATION, swallows=True)) == [
+        (2, None), (3, None), (4, None), (5, None), (6, None), (7, None)
+    ]
+    assert places(source, handler(Named.CANCELLATION)) == [(i, None) for i in range(8)]
+
+
+def test_a_converting_handler_is_a_candidate_only_where_it_may_raise_what_it_did_not_catch():
+    source = """
+        async def reraises(c):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                await c.close()
+                raise
+
+        async def raises_another(c):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                raise ConnectionError("stopped")
+
+        async def reraises_an_inner_one(c):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                try:
+                    c.close()
+                except OSError:
+                    raise
+                raise
+
+        async def reraises_in_a_finally(c):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                try:
+                    c.close()
+                finally:
+                    raise
+
+        async def raises_in_a_nested_function(c):
+            try:
+                await c()
+            except asyncio.CancelledError:
+                def fail():
+                    raise ConnectionError
+                raise
+    """
+    assert places(source, handler(Named.CANCELLATION, raises=Named.OTHER)) == [(1, None), (2, None)]
+    assert places(source, handler(Named.CANCELLATION, raises=Named.ANY)) == [(i, None) for i in range(5)]
+
+
 def test_generator_coroutines_and_trio_deadlines_are_seen():
     source = """
         import asyncio

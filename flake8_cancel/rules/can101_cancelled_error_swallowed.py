@@ -162,7 +162,7 @@ class CancelledErrorSwallowed(Rule):
     message = "CancelledError is swallowed; re-raise it with bare 'raise' after cleanup"
     fix_safety = FixSafety.SOMETIMES
     gate = r"CancelledError"
-    screen = handler(Named.CANCELLATION)
+    screen = handler(Named.CANCELLATION, swallows=True)
 
     @classmethod
     def gate_pattern(cls, settings):

@@ -80,7 +80,7 @@ class CancelledErrorReraisePartial(Rule):
     message = "CancelledError is re-raised on some paths only; re-raise it on every path"
     fix_safety = FixSafety.UNSAFE
     gate = r"CancelledError"
-    screen = handler(Named.CANCELLATION)
+    screen = handler(Named.CANCELLATION, swallows=True)
 
     @classmethod
     def gate_pattern(cls, settings):

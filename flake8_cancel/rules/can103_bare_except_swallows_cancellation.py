@@ -96,7 +96,7 @@ class BareExceptSwallowsCancellation(Rule):
     message = "bare 'except:' around an await swallows cancellation; re-raise CancelledError first"
     fix_safety = FixSafety.SOMETIMES
     gate = r"except\s*:"
-    screen = handler(Named.BARE)
+    screen = handler(Named.BARE, swallows=True)
 
     def check_handler(self, site: HandlerSite) -> bool:
         return site.catch.bare and site.swallows_cancellation

@@ -72,7 +72,7 @@ class BaseExceptionSwallowsCancellation(Rule):
     message = "'except BaseException' around an await swallows cancellation; re-raise it or catch Exception"
     fix_safety = FixSafety.SOMETIMES
     gate = r"BaseException"
-    screen = handler(Named.BASE_EXCEPTION)
+    screen = handler(Named.BASE_EXCEPTION, swallows=True)
 
     def check_handler(self, site: HandlerSite) -> bool:
         return (

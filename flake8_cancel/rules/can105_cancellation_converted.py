@@ -142,7 +142,7 @@ class CancellationConverted(Rule):
     trio_message = "cancellation is converted into another exception; re-raise it with bare 'raise'"
     fix_safety = FixSafety.NONE
     gate = r"CancelledError|BaseException|except\s*:"
-    screen = handler(Named.CANCELLATION, Named.BASE_EXCEPTION, Named.BARE, raises=Named.ANY)
+    screen = handler(Named.CANCELLATION, Named.BASE_EXCEPTION, Named.BARE, raises=Named.OTHER)
 
     @classmethod
     def gate_pattern(cls, settings):

@@ -159,7 +159,7 @@ class ChildCancelSwallowsOwn(Rule):
     fix_safety = FixSafety.UNSAFE
     anchor = r"except|[\w.]+\("
     gate = (r"CancelledError|BaseException", r"cancel\s*\(")
-    screen = (handler(Named.CANCELLATION), suppressing_with(Named.CANCELLATION, Named.BASE_EXCEPTION))
+    screen = (handler(Named.CANCELLATION, swallows=True), suppressing_with(Named.CANCELLATION, Named.BASE_EXCEPTION))
 
     @classmethod
     def gate_pattern(cls, settings):
