@@ -8,8 +8,10 @@ module's top-level package, found from the importing file's path (``root/pkg/sub
 
 Reading is cheap and never fails:
 - a module is read only when a name of it is asked about, once per process, at most
-  ``MAX_BYTES`` of it, and parsed by CPython's ``ast``; only its top-level statements (and those
-  in top-level ``if``/``try`` blocks) are recorded, as names.py records a module's own;
+  ``MAX_BYTES`` of it, and parsed by CPython's ``ast`` only when its text may bind that name to
+  something we follow (``may_bind``: an import, an assignment, a ``def``; most names asked of a
+  module are its exception classes, which define nothing here); only its top-level statements
+  (and those in top-level ``if``/``try`` blocks) are recorded, as names.py records a module's own;
 - a module that is missing, unreadable, not valid Python for this interpreter (a syntax error,
   an undeclared encoding) or bigger than ``MAX_BYTES`` defines nothing;
 - re-exports (``from .x import NAME``, ``from .x import *``, an alias of an alias) are followed
@@ -67,6 +69,8 @@ class Project:
         self.root = root
         self.top = top
         self._modules: Dict[str, Optional[TopLevel]] = {}
+        # The texts of each module's files, by module; None where a text cannot tell.
+        self._texts: Dict[str, Optional[List[BindingText]]] = {}
         # Each definition read, with the number of definitions its reading went through.
         self._definitions: Dict[str, Tuple[Optional[Definition], int]] = {}
         self._following: List[str] = []  # the definitions being read, outermost first
@@ -93,7 +97,7 @@ class Project:
         self._following.append(qualified)
         self._hops.append(0)
         try:
-            top_level = self.module(module) if module else None
+            top_level = self.module(module) if module and self._may_bind(module, name) else None
             found = top_level.definition(name) if top_level is not None else None
         finally:
             self._following.pop()
@@ -113,17 +117,35 @@ class Project:
         if self._hops:
             self._hops[-1] = max(self._hops[-1], hops)
 
+    def _may_bind(self, dotted: str, name: str) -> bool:
+        """May the module ``dotted`` bind ``name`` to anything but a class, in the text of
+        either file it may be read from (``BindingText``)? Where a text cannot tell, it may."""
+        if dotted not in self._texts:
+            base = self._base(dotted)
+            texts = [] if base is None else _texts_of(base)
+            self._texts[dotted] = None if texts is None else [BindingText(t) for t in texts]
+        texts = self._texts[dotted]
+        return texts is None or any(text.may_bind(name) for text in texts)
+
     def module(self, dotted: str) -> Optional["TopLevel"]:
         """The top level of the project's module ``dotted``, or None if it cannot be read."""
         if dotted not in self._modules:
             self._modules[dotted] = self._read(dotted)
         return self._modules[dotted]
 
-    def _read(self, dotted: str) -> Optional["TopLevel"]:
+    def _base(self, dotted: str) -> Optional[str]:
+        """The path of the module ``dotted`` without ``.py`` (or ``/__init__.py``); None for a
+        module of another package, or a name that is no module's."""
         parts = dotted.split(".")
         if parts[0] != self.top or not all(part.isidentifier() for part in parts):
             return None
-        base = os.path.join(self.root, *parts)
+        return os.path.join(self.root, *parts)
+
+    def _read(self, dotted: str) -> Optional["TopLevel"]:
+        base = self._base(dotted)
+        if base is None:
+            return None
+        parts = dotted.split(".")
         for path, package in ((base + ".py", ".".join(parts[:-1])),
                               (os.path.join(base, "__init__.py"), dotted)):
             tree = _parse_file(path)
@@ -133,6 +155,62 @@ class Project:
                 except (RecursionError, cst.CSTValidationError):  # a chain thousands long
                     return None
         return None
+
+
+def _texts_of(base: str) -> Optional[List[str]]:
+    """The texts of the files a module may be read from (``base.py``, ``base/__init__.py``)
+    that exist and fit in MAX_BYTES (a bigger one is never parsed); None when one cannot be
+    read as UTF-8, whose text then cannot tell."""
+    texts = []
+    for path in (base + ".py", os.path.join(base, "__init__.py")):
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+        except (OSError, ValueError):
+            continue  # missing or unreadable: never parsed either
+        if len(data) > MAX_BYTES:
+            continue
+        try:
+            texts.append(data.decode("utf-8"))
+        except UnicodeDecodeError:  # another encoding: only a parse can tell
+            return None
+    return texts
+
+
+# What TopLevel._record can bind a name with, besides a class: an import (its names, in
+# parentheses with comments, or to the end of the line with its continuations), ``import *``,
+# a `def`, an assignment (annotated or not). Each pattern starts with a literal, which the
+# regular expression engine scans for fast; a match too many (`reimport`) only parses more.
+_IMPORT_SPAN = re.compile(r"import\b(?:[ \t]*\((?:[^)#]|#[^\n]*)*\)|(?:[^\n\\]|\\[\s\S])*)")
+_STAR_IMPORT = re.compile(r"import(?:\s|\\\n)*\*")
+_DEFINED = re.compile(r"def\s+(\w+)")
+_WORD = re.compile(r"\w+")
+
+
+class BindingText:
+    """The text of a module, searched for what its top level may bind (as ``TopLevel``
+    records it) to anything but a class, before any parse: most names asked of a module are
+    its exception classes, which define nothing to follow. It may say yes where a parse says
+    no, never the reverse."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.anything = bool(_STAR_IMPORT.search(text))  # `from x import *`
+        self.names = set(_DEFINED.findall(text))  # functions, which may never return
+        for span in _IMPORT_SPAN.finditer(text):
+            self.names.update(_WORD.findall(span.group()))
+
+    def may_bind(self, name: str) -> bool:
+        if self.anything or name in self.names or not name.isascii():
+            return True
+        # `NAME = ...`, `NAME: T = ...` (also `xNAME = ...`: a match too many parses more)
+        assigned = rf"{re.escape(name)}[ \t\f]*(?::[^=\n]*)?=(?!=)"
+        return re.search(assigned, self.text) is not None
+
+
+def may_bind(text: str, name: str) -> bool:
+    """May a module with this text bind ``name`` to anything but a class (``BindingText``)?"""
+    return BindingText(text).may_bind(name)
 
 
 def _parse_file(path: str) -> Optional[ast.Module]:

@@ -10,6 +10,7 @@ line and flake8). Traps sit next to their still-reported twins.
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -653,6 +654,82 @@ def test_a_module_is_read_only_for_a_name_that_is_asked_about(tmp_path, monkeypa
             """,
     })
     assert read == []
+
+
+EXCEPTIONS = """\
+class IntegrationError(Exception):
+    pass
+
+
+class NotReady(IntegrationError):
+    \"\"\"Raised as NotReady(...) by IntegrationError's users.\"\"\"
+"""
+
+
+def test_a_module_is_parsed_only_when_its_text_may_bind_the_name_to_more_than_a_class(
+    tmp_path, monkeypatch
+):
+    read: List[str] = []
+    parse = modules._parse_file
+    monkeypatch.setattr(modules, "_parse_file", lambda path: read.append(path) or parse(path))
+    use = """\
+        import asyncio
+
+        from .errors import NotReady
+        from .const import CONNECT_ERRORS
+
+
+        async def f(client):
+            try:
+                await client.connect()
+            except NotReady:
+                pass
+            except CONNECT_ERRORS:  # error: CAN101
+                return None
+        """
+    check(tmp_path, {"myint/const.py": CONST, "myint/errors.py": EXCEPTIONS, "myint/use.py": use})
+    assert read == [str(tmp_path / "myint" / "const.py")]
+
+
+@pytest.mark.parametrize("text, name, binds", [
+    (EXCEPTIONS, "NotReady", False),
+    (EXCEPTIONS, "Missing", False),
+    (CONST, "CONNECT_ERRORS", True),
+    ("if sys.version_info >= (3, 11): Cancelled = asyncio.CancelledError\n", "Cancelled", True),
+    ("x = 1; Cancelled = asyncio.CancelledError\n", "Cancelled", True),
+    ("ERRORS: tuple = (OSError,)\n", "ERRORS", True),
+    ("from .x import (\n    A,  # the first (of two)\n    ERRORS,\n)\n", "ERRORS", True),
+    ("from .x import A, \\\n    ERRORS\n", "ERRORS", True),
+    ("import pkg.errors as ERRORS\n", "ERRORS", True),
+    ("from .x import \\\n    *\n", "ANYTHING", True),
+    ("def fail(message) -> NoReturn:\n    raise RuntimeError(message)\n", "fail", True),
+    ("from ERRORS import x\nraise ERRORS()\nERRORS == 1\n", "ERRORS", False),
+])
+def test_what_a_module_text_may_bind(text, name, binds):
+    assert modules.may_bind(text, name) is binds
+
+
+def test_a_text_never_says_no_where_the_module_binds_the_name(tmp_path):
+    """Every name that any module of this project, its tests or fixtures defines at its top
+    level, as TopLevel reads it, is one its text may bind."""
+    root = Path(__file__).resolve().parent.parent
+    project = project_of(str(tmp_path / "myint" / "use.py"), "myint")
+    assert project is not None
+    checked = 0
+    for path in sorted([*root.glob("flake8_cancel/**/*.py"), *root.glob("tests/*.py"),
+                        *root.glob("fixtures/*.py")]):
+        text = path.read_text(encoding="utf-8")
+        tree = modules._parse_file(str(path))
+        if tree is None:
+            continue
+        top_level = modules.TopLevel(tree, "myint.module", "myint", project)
+        for name in sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+                           | {node.name for node in ast.walk(tree)
+                              if isinstance(node, (ast.FunctionDef, ast.ClassDef))}):
+            if top_level.definition(name) is not None:
+                checked += 1
+                assert modules.may_bind(text, name), (path, name)
+    assert checked > 500
 
 
 # -- the gate --------------------------------------------------------------------------------------
