@@ -16,11 +16,11 @@ from flake8_cancel.names import last_names
 from flake8_cancel.settings import Settings
 
 
-
 class InHandler:
-    """A search for ``inside`` in an ``except`` clause that ``clause`` matches and its body
-    (a call that releases, in a handler of ``except Exception``): the same search as
-    ``(clause, inside)``, with both in one handler.
+    """Two searches that must match in one ``except`` handler: ``clause`` in its clause and
+    ``inside`` between the clause and the end of its body (CAN111: a call that releases, in a
+    handler of ``except Exception``). The tuple ``(clause, inside)`` would pass a text with
+    both anywhere, as most files with async code have.
 
     Where a handler ends is read off the text as Python's tokenizer would: at the first logical
     line after the clause's that is indented no deeper than ``except`` (a line inside brackets
