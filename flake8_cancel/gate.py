@@ -20,7 +20,9 @@ class InHandler:
     """Two searches that must match in one ``except`` handler: ``clause`` in its clause and
     ``inside`` between the clause and the end of its body (CAN111: a call that releases, in a
     handler of ``except Exception``). The tuple ``(clause, inside)`` would pass a text with
-    both anywhere, as most files with async code have.
+    both anywhere, as most files with async code have. Where ``any_clause_if`` matches the
+    text, or what the names it imports from its project stand for (``search``'s ``also``), any
+    ``except`` clause counts: an alias may stand for the class ``clause`` names.
 
     Where a handler ends is read off the text as Python's tokenizer would: at the first logical
     line after the clause's that is indented no deeper than ``except`` (a line inside brackets
@@ -28,27 +30,39 @@ class InHandler:
     on its line, where a real one always is; one in a docstring is searched too, which only
     lets more texts pass."""
 
-    def __init__(self, clause: str, inside: str) -> None:
+    def __init__(self, clause: str, inside: str, any_clause_if: Optional[str] = None) -> None:
         self.clause = clause
         self.inside = inside
+        self.any_clause_if = any_clause_if
         self._clause = re.compile(clause)  # starts with a literal: a fast scan
         self._inside = re.compile(inside)
+        # each alternative searched alone: one that starts with a literal is a fast scan
+        self._any_clause_if = [re.compile(part) for part in alternatives(any_clause_if or "")]
 
     def __repr__(self) -> str:
-        return f"InHandler({self.clause!r}, {self.inside!r})"
+        return f"InHandler({self.clause!r}, {self.inside!r}, {self.any_clause_if!r})"
+
+    def _key(self) -> Tuple[str, str, Optional[str]]:
+        return self.clause, self.inside, self.any_clause_if
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, InHandler) and (other.clause, other.inside) == (
-            self.clause, self.inside
-        )
+        return isinstance(other, InHandler) and other._key() == self._key()
 
     def __hash__(self) -> int:
-        return hash((self.clause, self.inside))
+        return hash(self._key())
 
-    def search(self, text: str) -> bool:
+    def search(self, text: str, also: str = "") -> bool:
+        """Does ``text`` hold such a handler? ``also``: what the names it imports from its
+        project stand for, which may alias the clause's class (``GateText``)."""
         if "\r" in text:  # a lone carriage return ends a line too
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        for clause in self._clause.finditer(text):
+        if self._holds(text, self._clause):
+            return True
+        widened = any(part.search(t) for part in self._any_clause_if for t in (text, also) if t)
+        return widened and self._holds(text, _ANY_CLAUSE)
+
+    def _holds(self, text: str, clauses: Pattern[str]) -> bool:
+        for clause in clauses.finditer(text):
             line_start = text.rfind("\n", 0, clause.start()) + 1
             indentation = text[line_start:clause.start()]
             if indentation.strip(" \t\f"):
@@ -59,6 +73,7 @@ class InHandler:
         return False
 
 
+_ANY_CLAUSE = re.compile(r"except\b")
 # What carries a logical line past the end of a physical one: a string (a triple-quoted one
 # across lines), an open bracket, a backslash. Comments are matched whole, so that their
 # quotes and brackets mean nothing.
@@ -180,7 +195,11 @@ class SearchMemo:
             return known
         in_extra = self._in_extra.get(pattern)
         if in_extra is None:
-            in_extra = self._in_extra[pattern] = bool(pattern.search(self.extra))
+            in_extra = self._in_extra[pattern] = bool(
+                # a handler is in the module's own text; an alias may be in the other
+                pattern.search(self.source, also=self.extra) if isinstance(pattern, InHandler)
+                else pattern.search(self.extra)
+            )
         return in_extra
 
 

@@ -40,15 +40,25 @@ def test_alternatives_split_only_at_the_top_level(pattern, expected):
     assert alternatives(pattern) == expected
 
 
+def clause_of(pattern, text, also=""):
+    """The clause an InHandler looks for in ``text``: any ``except`` where an alias may be."""
+    widened = pattern.any_clause_if and any(
+        re.search(pattern.any_clause_if, t) for t in (text, also)
+    )
+    return r"except\b" if widened else pattern.clause
+
+
 def naive_search(pattern, text):
     """Each part searched whole; an InHandler's two searches anywhere in the text (what the
     gate must not pass more than)."""
     parts = pattern if isinstance(pattern, tuple) else (pattern,)
-    return all(naive_search(part.clause, text) and naive_search(part.inside, text)
-               if isinstance(part, InHandler) else re.search(part, text) for part in parts)
+    return all(
+        re.search(clause_of(part, text), text) and re.search(part.inside, text)
+        if isinstance(part, InHandler) else re.search(part, text) for part in parts
+    )
 
 
-def in_a_handler(pattern, text):
+def in_a_handler(pattern, text, also=""):
     """An InHandler's searches in one handler as CPython's tree delimits it (the clause in
     its first line, the other in its lines); None for a text Python cannot parse."""
     try:
@@ -56,8 +66,9 @@ def in_a_handler(pattern, text):
     except SyntaxError:
         return None
     lines = text.splitlines(keepends=True)
+    clause = clause_of(pattern, text, also)
     return any(
-        re.match(rf"[ \t\f]*{pattern.clause}", lines[node.lineno - 1])
+        re.match(rf"[ \t\f]*{clause}", lines[node.lineno - 1])
         and re.search(pattern.inside, "".join(lines[node.lineno - 1:node.end_lineno]))
         for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler)
     )
@@ -77,6 +88,30 @@ def test_each_rules_gate_answers_as_its_patterns_searched_whole(rule):
     else:
         assert answers == [naive_search(pattern, text) for text in TEXTS]
     assert any(answers), "some fixture must pass each rule's gate"
+
+
+CAN111_GATE = rule_for("CAN111").gate_pattern(Settings())
+SEND = "async def send(conn):\n    try:\n        await conn.send()\n"
+
+
+@pytest.mark.parametrize("text, also, passes", [
+    (SEND + "    except Exception:\n        await conn.aclose()\n        raise\n", "", True),
+    (SEND + "    except (Exception):\n        await conn.aclose()\n        raise\n", "", True),
+    (SEND + "    except Exception:\n        await conn.connClose()\n        raise\n", "", True),
+    (SEND + "    except OSError:\n        await conn.aclose()\n        raise\n", "", False),
+    # an alias of Exception, here or imported from the project, and builtins under a name
+    ("Broad = Exception\n" + SEND + "    except Broad:\n        await conn.aclose()\n"
+     "        raise\n", "", True),
+    (SEND + "    except Broad:\n        await conn.aclose()\n        raise\n",
+     "Broad = (builtins.Exception,)\n", True),
+    ("import builtins as b\n" + SEND + "    except b.Exception:\n        await conn.aclose()\n"
+     "        raise\n", "", True),
+    (SEND + "    except Broad:\n        await conn.aclose()\n        raise\n",
+     "Broad = (builtins.OSError,)\n", False),
+])
+def test_cleanup_in_a_handler_of_exception_in_any_spelling_passes(text, also, passes):
+    assert CAN111_GATE.search(text, also=also) is passes
+    assert bool(in_a_handler(CAN111_GATE, text, also)) is passes
 
 
 RELEASE = InHandler(r"except\s*Exception\b", r"close\s*\(")

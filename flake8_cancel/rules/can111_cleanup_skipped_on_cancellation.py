@@ -39,14 +39,21 @@ TAKES = ("get", "get_nowait", "pop", "popleft", "acquire")
 
 
 def _gate(methods: FrozenSet[str]) -> InHandler:
-    """An ``except Exception`` clause (also ``except*``, ``builtins.Exception``) whose handler
-    holds a call that may release: a name with a cleanup word in it, or a hand-back to a
-    pool. (Most files with async code have both somewhere, far apart.)"""
+    """An ``except Exception`` clause (also ``except*``, ``except (Exception)``,
+    ``builtins.Exception``) whose handler holds a call that may release: a name with a cleanup
+    word in it, in any case (``connClose()``), or a hand-back to a pool. Most files with async
+    code have both somewhere, far apart. Where the text may name ``Exception`` otherwise (an
+    alias ``Broad = Exception``, ``builtins`` imported, an alias imported from the project),
+    any clause may be it."""
     names = "|".join(sorted(methods | {FAILS}))
     hands_back = "|".join(HANDS_BACK)
     return InHandler(
-        r"except\s*\*?\s*(?:builtins\.)?Exception\b",
-        rf"(?:{names})\w*\s*\(|\.(?:{hands_back})\s*\(",
+        r"except\s*\*?\s*\(?\s*(?:builtins\.)?Exception\b",
+        rf"(?i:{names})\w*\s*\(|\.(?:{hands_back})\s*\(",
+        any_clause_if=(
+            r"builtins\.Exception\b|import\b[^\n]*\bbuiltins\b|from\s+builtins\b"
+            r"|=\s*\(?(?:\s|#[^\n]*)*Exception\b"
+        ),
     )
 
 
@@ -63,13 +70,13 @@ def _method_names(configured: FrozenSet[str]) -> FrozenSet[str]:
 class CleanupSkippedOnCancellation(Rule):
     """
     ## What it does
-    Checks for `except Exception:` (also `except Exception as exc:` and `except* Exception:`)
-    around an `await`, `async for` or `async with` in async code, whose handler releases a
+    Checks for `except Exception:` (also `except Exception as exc:`, `except* Exception:` and
+    `Exception` in any spelling: an alias, `builtins.Exception`) around an `await`, `async for` or `async with` in async code, whose handler releases a
     resource and then re-raises on every path. Releasing a resource means calling a method or
     function named `close`, `aclose`, `release`, `cancel`, `abort`, `terminate`, `kill`,
     `disconnect`, `shutdown`, `unlink`, `set_exception` or `set_result` (or one added with
     `--cancel-cleanup-methods`), or whose name contains one of those words (`adb_close()`,
-    `aclose_forcefully(stream)`), awaited or not; handing a connection back to the pool or queue
+    `aclose_forcefully(stream)`, `connClose()`), awaited or not; handing a connection back to the pool or queue
     it was taken from in the same function (`self._queue.put_nowait(holder)` after
     `holder = await self._queue.get()`); or failing a connection (`protocol.fail(...)`) in a
     handler that then waits for it to close.
