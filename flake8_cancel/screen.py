@@ -728,7 +728,9 @@ def _may_swallow(block: List[ast.stmt]) -> bool:
 
 def _always_raises(block: List[ast.stmt]) -> bool:
     """Does running the block end in a ``raise`` whatever happens (a block without ``return``,
-    ``break`` or ``continue``)? Its statements run in order, each completing or raising."""
+    ``break`` or ``continue``)? Its statements run in order, each completing or raising.
+    Stricter than modules.py's test of a function that never returns: in a handler, flow.py
+    lets a ``with`` that suppresses, or an inner handler, end the raise."""
     return any(_statement_always_raises(statement) for statement in block)
 
 

@@ -74,6 +74,15 @@ def check(root: Path, files: Dict[str, str], linted: str = "myint/use.py") -> No
     assert found(path) == expected(path)
 
 
+@pytest.fixture
+def read(monkeypatch) -> List[str]:
+    """The paths of the project's modules parsed during the test, in order."""
+    parsed: List[str] = []
+    parse = modules._parse_file
+    monkeypatch.setattr(modules, "_parse_file", lambda path: parsed.append(path) or parse(path))
+    return parsed
+
+
 # -- what is followed ----------------------------------------------------------------------------
 
 
@@ -409,10 +418,7 @@ def test_a_same_named_tuple_of_another_package_is_not_followed(tmp_path):
     })
 
 
-def test_only_modules_of_the_project_are_read(tmp_path, monkeypatch):
-    read: List[str] = []
-    parse = modules._parse_file
-    monkeypatch.setattr(modules, "_parse_file", lambda path: read.append(path) or parse(path))
+def test_only_modules_of_the_project_are_read(tmp_path, read):
     check(tmp_path, {
         "myint/const.py": CONST,
         "otherlib/const.py": CONST,
@@ -613,10 +619,7 @@ def test_an_imported_definition_gives_the_findings_and_fixes_of_a_local_one(
 # -- read once, and only what is asked -------------------------------------------------------------
 
 
-def test_each_module_is_read_once_per_process(tmp_path, monkeypatch):
-    read: List[str] = []
-    parse = modules._parse_file
-    monkeypatch.setattr(modules, "_parse_file", lambda path: read.append(path) or parse(path))
+def test_each_module_is_read_once_per_process(tmp_path, read):
     use = """\
         from .const import CONNECT_ERRORS
 
@@ -633,10 +636,7 @@ def test_each_module_is_read_once_per_process(tmp_path, monkeypatch):
     assert read.count(str(tmp_path / "myint" / "const.py")) == 1
 
 
-def test_a_module_is_read_only_for_a_name_that_is_asked_about(tmp_path, monkeypatch):
-    read: List[str] = []
-    parse = modules._parse_file
-    monkeypatch.setattr(modules, "_parse_file", lambda path: read.append(path) or parse(path))
+def test_a_module_is_read_only_for_a_name_that_is_asked_about(tmp_path, read):
     check(tmp_path, {
         "myint/const.py": CONST,
         "myint/unrelated.py": "VALUE = 1\n",
@@ -667,11 +667,8 @@ class NotReady(IntegrationError):
 
 
 def test_a_module_is_parsed_only_when_its_text_may_bind_the_name_to_more_than_a_class(
-    tmp_path, monkeypatch
+    tmp_path, read
 ):
-    read: List[str] = []
-    parse = modules._parse_file
-    monkeypatch.setattr(modules, "_parse_file", lambda path: read.append(path) or parse(path))
     use = """\
         import asyncio
 
