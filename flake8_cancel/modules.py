@@ -357,7 +357,7 @@ def _never_returns(function: FunctionNode, bindings: Bindings) -> bool:
         for node in _own_nodes(function.body)
     ):
         return False
-    return _always_raises(function.body)
+    return always_raises(function.body)
 
 
 def _own_nodes(block: Sequence[ast.stmt]) -> Iterator[ast.AST]:
@@ -371,24 +371,31 @@ def _own_nodes(block: Sequence[ast.stmt]) -> Iterator[ast.AST]:
         )
 
 
-def _always_raises(block: Sequence[ast.stmt]) -> bool:
-    """In a function without ``return``: does running ``block`` always end in a raise? Its
-    statements run in order, and each either completes or raises."""
-    return any(_statement_always_raises(statement) for statement in block)
+def always_raises(block: Sequence[ast.stmt], through_blocks: bool = True) -> bool:
+    """In a block without ``return``, ``break`` or ``continue``: does running it always end in
+    a raise? Its statements run in order, and each either completes or raises.
+    ``through_blocks``: a ``with`` whose body, or a ``try`` whose body and handlers (or
+    ``finally``), always raise count too, as for a function that never returns. In a handler
+    (the screen) they do not: flow.py lets a ``with`` that suppresses end the raise."""
+    return any(_statement_always_raises(statement, through_blocks) for statement in block)
 
 
-def _statement_always_raises(statement: ast.stmt) -> bool:
+def _statement_always_raises(statement: ast.stmt, through_blocks: bool) -> bool:
     if isinstance(statement, ast.Raise):
         return True
     if isinstance(statement, ast.If):
-        return _always_raises(statement.body) and _always_raises(statement.orelse)
-    if isinstance(statement, (ast.With, ast.AsyncWith)):
-        return _always_raises(statement.body)
-    if isinstance(statement, _TRY_STATEMENTS):
-        handled = _always_raises(statement.body) and all(
-            _always_raises(handler.body) for handler in statement.handlers
+        return always_raises(statement.body, through_blocks) and always_raises(
+            statement.orelse, through_blocks
         )
-        return handled or _always_raises(statement.finalbody)
+    if not through_blocks:
+        return False
+    if isinstance(statement, (ast.With, ast.AsyncWith)):
+        return always_raises(statement.body)
+    if isinstance(statement, _TRY_STATEMENTS):
+        handled = always_raises(statement.body) and all(
+            always_raises(handler.body) for handler in statement.handlers
+        )
+        return handled or always_raises(statement.finalbody)
     return False
 
 

@@ -27,6 +27,7 @@ from typing import (
     Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple, Union,
 )
 
+from flake8_cancel.modules import always_raises
 from flake8_cancel.names import (
     CONTEXT_MANAGERS, EXIT_METHODS, FAILS, HANDS_BACK, NAME_WORD as _WORD, cleanup_words,
     last_names,
@@ -723,23 +724,7 @@ def _may_swallow(block: List[ast.stmt]) -> bool:
     every path, as a handler ending in ``raise`` does."""
     if any(isinstance(node, _LEAVES) for node in _run_here(block)):
         return True
-    return not _always_raises(block)
-
-
-def _always_raises(block: List[ast.stmt]) -> bool:
-    """Does running the block end in a ``raise`` whatever happens (a block without ``return``,
-    ``break`` or ``continue``)? Its statements run in order, each completing or raising.
-    Stricter than modules.py's test of a function that never returns: in a handler, flow.py
-    lets a ``with`` that suppresses, or an inner handler, end the raise."""
-    return any(_statement_always_raises(statement) for statement in block)
-
-
-def _statement_always_raises(statement: ast.stmt) -> bool:
-    if isinstance(statement, ast.Raise):
-        return True
-    if isinstance(statement, ast.If):
-        return _always_raises(statement.body) and _always_raises(statement.orelse)
-    return False  # a with's exit may suppress what its body raises; a try's handler may too
+    return not always_raises(block, through_blocks=False)
 
 
 _LEAVES = (ast.Return, ast.Break, ast.Continue, ast.Yield, ast.YieldFrom)
