@@ -40,26 +40,17 @@ def decode_source(data: bytes) -> str:
         raise UncheckableFile(f"cannot decode as {name}") from None
 
 
-def screen_with_python(source: str) -> Optional[ast.AST]:
+def python_tree_of(source: str) -> Optional[ast.AST]:
     """Refuse what no Python accepts and libcst's native parser cannot survive.
 
     libcst crashes the process (a segfault, not an exception) on a few thousand nested brackets,
     unary operators or lambdas, and takes minutes on huge expression chains. CPython's C parser
-    rejects most of these quickly, so it screens every file before libcst sees it; what it
-    accepts is measured by ``refuse_deep_nesting``. A plain syntax error is left to libcst: it
-    may be newer syntax that libcst knows and this Python does not. Returns CPython's tree, or
-    None for such a syntax error.
+    rejects most of these quickly, so it reads every file before libcst sees it; what it
+    accepts is measured by ``refuse_deep_nesting``, but only where libcst will parse it (the
+    engine parses the regions of a module that can matter, regions.py). A plain syntax error
+    is left to libcst: it may be newer syntax that libcst knows and this Python does not.
+    Returns CPython's tree, or None for such a syntax error.
     """
-    tree = python_tree_of(source)
-    if tree is not None:
-        refuse_deep_nesting(tree)
-    return tree
-
-
-def python_tree_of(source: str) -> Optional[ast.AST]:
-    """CPython's tree of the text, refusing what CPython's parser cannot take (see
-    ``screen_with_python``), but not yet measured for nesting: only what libcst will parse
-    needs to be (the engine parses the regions of a module that can matter, regions.py)."""
     try:
         tree = ast.parse(source)
     except (RecursionError, MemoryError):
