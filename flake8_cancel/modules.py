@@ -9,7 +9,7 @@ module's top-level package, found from the importing file's path (``root/pkg/sub
 Reading is cheap and never fails:
 - a module is read only when a name of it is asked about, once per process, at most
   ``MAX_BYTES`` of it, and parsed by CPython's ``ast`` only when its text may bind that name to
-  something we follow (``may_bind``: an import, an assignment, a ``def``; most names asked of a
+  something we follow (``BindingText``: an import, an assignment, a ``def``; most names asked of a
   module are its exception classes, which define nothing here); only its top-level statements
   (and those in top-level ``if``/``try`` blocks) are recorded, as names.py records a module's own;
 - a module that is missing, unreadable, not valid Python for this interpreter (a syntax error,
@@ -206,11 +206,6 @@ class BindingText:
         # `NAME = ...`, `NAME: T = ...` (also `xNAME = ...`: a match too many parses more)
         assigned = rf"{re.escape(name)}[ \t\f]*(?::[^=\n]*)?=(?!=)"
         return re.search(assigned, self.text) is not None
-
-
-def may_bind(text: str, name: str) -> bool:
-    """May a module with this text bind ``name`` to anything but a class (``BindingText``)?"""
-    return BindingText(text).may_bind(name)
 
 
 def _parse_file(path: str) -> Optional[ast.Module]:

@@ -703,7 +703,7 @@ def test_a_module_is_parsed_only_when_its_text_may_bind_the_name_to_more_than_a_
     ("from ERRORS import x\nraise ERRORS()\nERRORS == 1\n", "ERRORS", False),
 ])
 def test_what_a_module_text_may_bind(text, name, binds):
-    assert modules.may_bind(text, name) is binds
+    assert modules.BindingText(text).may_bind(name) is binds
 
 
 def test_a_text_never_says_no_where_the_module_binds_the_name(tmp_path):
@@ -715,7 +715,7 @@ def test_a_text_never_says_no_where_the_module_binds_the_name(tmp_path):
     checked = 0
     for path in sorted([*root.glob("flake8_cancel/**/*.py"), *root.glob("tests/*.py"),
                         *root.glob("fixtures/*.py")]):
-        text = path.read_text(encoding="utf-8")
+        text = modules.BindingText(path.read_text(encoding="utf-8"))
         tree = modules._parse_file(str(path))
         if tree is None:
             continue
@@ -725,7 +725,7 @@ def test_a_text_never_says_no_where_the_module_binds_the_name(tmp_path):
                               if isinstance(node, (ast.FunctionDef, ast.ClassDef))}):
             if top_level.definition(name) is not None:
                 checked += 1
-                assert modules.may_bind(text, name), (path, name)
+                assert text.may_bind(name), (path, name)
     assert checked > 500
 
 
