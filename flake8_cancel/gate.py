@@ -37,7 +37,9 @@ class InHandler:
         self._clause = re.compile(clause)  # starts with a literal: a fast scan
         self._inside = re.compile(inside)
         # each alternative searched alone: one that starts with a literal is a fast scan
-        self._any_clause_if = [re.compile(part) for part in alternatives(any_clause_if or "")]
+        self._any_clause_if = [
+            re.compile(part) for part in (alternatives(any_clause_if) if any_clause_if else ())
+        ]
 
     def __repr__(self) -> str:
         return f"InHandler({self.clause!r}, {self.inside!r}, {self.any_clause_if!r})"

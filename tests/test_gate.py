@@ -119,6 +119,7 @@ HANDLERS = [
     # (text, passes): the call in the handler, or after it
     ("try:\n    f()\nexcept Exception:\n    conn.close()\n    raise\n", True),
     ("try:\n    f()\nexcept Exception:\n    log()\nconn.close()\n", False),
+    ("try:\n    f()\nexcept OSError:\n    conn.close()\n    raise\n", False),  # another class
     ("try:\n    f()\nexcept Exception: conn.close(); raise\nx = 1\n", True),
     ("try:\n    f()\nexcept Exception as exc:\n    pass\nfinally:\n    conn.close()\n", False),
     # lines that continue one of the handler's, however little indented
