@@ -79,8 +79,9 @@ class Rule:
     # A regular expression for what the finding's column points at: the ``except`` keyword,
     # ``raise``, ``return|break|continue``... (the fixture tests check every finding against it).
     anchor: ClassVar[str] = "except"
-    # The cheap gate: a regular expression that any file able to break this rule must match, or
-    # a tuple of them that must all match (each a plain search: no lookahead over the file).
+    # The cheap gate: a regular expression that any file able to break this rule must match, a
+    # tuple of them that must all match (each a plain search: no lookahead over the file), or
+    # two searches that must match in one except handler (gate.InHandler).
     gate: ClassVar[GatePattern]
     # The screen: what a site must have for this rule to judge it, on CPython's ast (screen.py:
     # `handler(CANCELLATION)`, a tuple of several). A necessary condition of a finding, looser
